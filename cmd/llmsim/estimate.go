@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/roofline"
+)
+
+const estimateHelp = `llmsim estimate — analytic latency, throughput, memory, energy and cost of
+one step (prefill or decode) or of whole requests, priced op by op with the
+roofline model of the device (calibrated efficiency curves and overheads).
+
+  llmsim estimate --hw h100-sxm --model llama3-8b --phase decode --batch 32 --context 4096
+  llmsim estimate --phase request --batch 1 --prompt 2048 --output 256 -o json
+
+Phases:
+  prefill   one step over --batch prompts of --prompt tokens each (nothing cached)
+  decode    one step generating one token for each of --batch sequences that
+            already hold --context tokens in the KV cache
+  request   --batch requests arriving together: a prefill step, then --output-1
+            decode steps whose context grows by one token each
+
+Output fields (JSON names; the table shows the same):
+  seconds            latency of the step (prefill/decode) or end-to-end latency of
+                     the requests (request), in seconds
+  ttft_seconds       request: time to first token (the prefill step)
+  tpot_seconds       request: mean time per output token after the first
+  tokens_per_second  prefill: prompt tokens processed per second; decode and
+                     request: generated tokens per second over the batch
+  flops, bytes       arithmetic operations and main-memory traffic of the work
+  bound              what limits most of the time: compute, memory or overhead
+                     (fixed kernel costs exceed both roofs)
+  params             model parameters (all experts counted)
+  memory             weights_bytes, kv_bytes (KV cache at the largest context the
+                     work reaches), activation_bytes (peak live activations),
+                     reserved_bytes (runtime reserve), total_bytes, capacity_bytes
+                     (the device's main memory) and fits (total <= capacity)
+  energy             joules, joules_per_token, average_watts (from the device's
+                     power description)
+  cost               usd (rented time at the device price) and
+                     usd_per_million_tokens
+  ops                per op (summed over layers): name, step (prefill|decode),
+                     device, repeat (executions per step), seconds, flops, bytes,
+                     intensity (FLOPs/byte), bound
+`
+
+func init() {
+	register("estimate", "latency, throughput, memory, energy and cost of a step or request", runEstimate)
+}
+
+type estimateFlags struct {
+	target                 *targetFlags
+	phase                  string
+	batch, prompt, context int
+	output                 int
+	format                 string
+}
+
+func runEstimate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("estimate", estimateHelp, stderr)
+	f := addEstimateFlags(fs)
+	fs.StringVarP(&f.format, "output-format", "o", "table", "table, json or csv")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkFormat(f.format, "table", "json", "csv"); err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	t, err := f.target.resolve()
+	if err != nil {
+		return err
+	}
+	e, err := computeEstimate(t, *f)
+	if err != nil {
+		return err
+	}
+	switch f.format {
+	case "json":
+		return writeJSON(stdout, e)
+	case "csv":
+		return writeEstimateCSV(stdout, e)
+	}
+	return writeEstimateTable(stdout, e)
+}
+
+// addEstimateFlags registers the flags that say what work to price; estimate
+// and roofline share them.
+func addEstimateFlags(fs *pflag.FlagSet) *estimateFlags {
+	f := &estimateFlags{target: addTargetFlags(fs)}
+	fs.StringVar(&f.phase, "phase", "decode", "prefill, decode or request")
+	fs.IntVar(&f.batch, "batch", 1, "sequences in the step (requests for --phase request)")
+	fs.IntVar(&f.prompt, "prompt", 512, "prompt tokens per sequence (prefill, request)")
+	fs.IntVar(&f.context, "context", 1024, "tokens already cached per sequence before the decode step")
+	fs.IntVar(&f.output, "output", 128, "output tokens per request (request)")
+	return f
+}
+
+func (f *estimateFlags) check() error {
+	switch f.phase {
+	case "prefill", "decode", "request":
+	default:
+		return fmt.Errorf("--phase: unknown phase %q (want prefill, decode or request)", f.phase)
+	}
+	for _, c := range []struct {
+		name  string
+		value int
+		min   int
+	}{{"--batch", f.batch, 1}, {"--prompt", f.prompt, 1}, {"--context", f.context, 0}, {"--output", f.output, 1}} {
+		if c.value < c.min {
+			return fmt.Errorf("%s: must be at least %d, got %d", c.name, c.min, c.value)
+		}
+	}
+	return nil
+}
+
+// contextLimit rejects work longer than the model's context window.
+func contextLimit(m *models.Model, tokens int, what string) error {
+	if m.MaxContext > 0 && tokens > m.MaxContext {
+		return fmt.Errorf("%s: %d tokens exceed %s's context limit of %d", what, tokens, m.Name, m.MaxContext)
+	}
+	return nil
+}
+
+func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
+	m, dev := t.model, t.device
+	e := &estimate{
+		Hardware: t.system.Name, Device: dev.Name, Model: m.Name, Phase: f.phase, Batch: f.batch,
+		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV),
+		Params: m.Params(),
+	}
+	seqs := make([]models.Seq, f.batch)
+	var g models.Graph
+	switch f.phase {
+	case "prefill":
+		if err := contextLimit(m, f.prompt, "--prompt"); err != nil {
+			return nil, err
+		}
+		e.Prompt = f.prompt
+		for i := range seqs {
+			seqs[i] = models.Seq{New: f.prompt}
+		}
+		m.GraphInto(&g, seqs, t.prec, t.opts)
+		step := roofline.Step(&g, dev)
+		e.setStep(step, "prefill", float64(f.batch*f.prompt))
+		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.prompt, t.prec))
+	case "decode":
+		if err := contextLimit(m, f.context+1, "--context"); err != nil {
+			return nil, err
+		}
+		e.Context = f.context
+		for i := range seqs {
+			seqs[i] = models.Seq{Cached: f.context, New: 1}
+		}
+		m.GraphInto(&g, seqs, t.prec, t.opts)
+		step := roofline.Step(&g, dev)
+		e.setStep(step, "decode", float64(f.batch))
+		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.context+1, t.prec))
+	case "request":
+		if err := contextLimit(m, f.prompt+f.output, "--prompt + --output"); err != nil {
+			return nil, err
+		}
+		e.Prompt, e.Output = f.prompt, f.output
+		r := roofline.Request(m, dev, f.batch, f.prompt, f.output, t.prec, t.opts)
+		e.setRequest(r)
+		for i := range seqs {
+			seqs[i] = models.Seq{New: f.prompt}
+		}
+		m.GraphInto(&g, seqs, t.prec, t.opts)
+		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.prompt+f.output, t.prec))
+	}
+	e.setEnergy(dev, roofline.Peak(dev, hw.ClassGEMM, t.prec.Activations))
+	return e, nil
+}

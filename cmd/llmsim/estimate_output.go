@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/roofline"
+)
+
+// estimate is the result of `llmsim estimate`; its JSON names are the
+// documented output fields.
+type estimate struct {
+	Hardware    string `json:"hardware"`
+	Device      string `json:"device"`
+	Model       string `json:"model"`
+	Phase       string `json:"phase"`
+	Batch       int    `json:"batch"`
+	Prompt      int    `json:"prompt,omitempty"`
+	Context     int    `json:"context,omitempty"`
+	Output      int    `json:"output,omitempty"`
+	Weights     string `json:"dtype"`
+	Activations string `json:"act_dtype"`
+	KV          string `json:"kv_dtype"`
+
+	Seconds         float64 `json:"seconds"`
+	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
+	TPOTSeconds     float64 `json:"tpot_seconds,omitempty"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	FLOPs           float64 `json:"flops"`
+	Bytes           float64 `json:"bytes"`
+	Bound           string  `json:"bound"`
+	Params          float64 `json:"params"`
+
+	Memory memoryJSON `json:"memory"`
+	Energy energyJSON `json:"energy"`
+	Cost   costJSON   `json:"cost"`
+	Ops    []opJSON   `json:"ops"`
+
+	tokens float64 // tokens the throughput and per-token figures count
+}
+
+type memoryJSON struct {
+	WeightsBytes    float64 `json:"weights_bytes"`
+	KVBytes         float64 `json:"kv_bytes"`
+	ActivationBytes float64 `json:"activation_bytes"`
+	ReservedBytes   float64 `json:"reserved_bytes"`
+	TotalBytes      float64 `json:"total_bytes"`
+	CapacityBytes   float64 `json:"capacity_bytes"`
+	Fits            bool    `json:"fits"`
+}
+
+type energyJSON struct {
+	Joules         float64 `json:"joules"`
+	JoulesPerToken float64 `json:"joules_per_token"`
+	AverageWatts   float64 `json:"average_watts"`
+}
+
+type costJSON struct {
+	USD                 float64 `json:"usd"`
+	USDPerMillionTokens float64 `json:"usd_per_million_tokens"`
+}
+
+type opJSON struct {
+	Name      string  `json:"name"`
+	Step      string  `json:"step"`
+	Device    string  `json:"device"`
+	Repeat    int     `json:"repeat"`
+	Seconds   float64 `json:"seconds"`
+	FLOPs     float64 `json:"flops"`
+	Bytes     float64 `json:"bytes"`
+	Intensity float64 `json:"intensity"`
+	Bound     string  `json:"bound"`
+}
+
+func newMemory(f roofline.Footprint) memoryJSON {
+	return memoryJSON{
+		WeightsBytes: f.WeightsBytes, KVBytes: f.KVBytes, ActivationBytes: f.ActivationBytes,
+		ReservedBytes: f.ReservedBytes, TotalBytes: f.TotalBytes, CapacityBytes: f.CapacityBytes, Fits: f.Fits,
+	}
+}
+
+func (e *estimate) addOps(step roofline.StepCost, name string) {
+	for _, c := range step.Ops {
+		e.Ops = append(e.Ops, opJSON{
+			Name: c.Name, Step: name, Device: e.Device, Repeat: c.Repeat, Seconds: c.Seconds,
+			FLOPs: c.FLOPs, Bytes: c.Bytes, Intensity: c.Intensity(), Bound: string(c.Bound),
+		})
+	}
+}
+
+func (e *estimate) setStep(step roofline.StepCost, name string, tokens float64) {
+	e.Seconds, e.FLOPs, e.Bytes, e.Bound = step.Seconds, step.FLOPs, step.Bytes, string(step.Bound)
+	e.tokens = tokens
+	e.TokensPerSecond = tokens / step.Seconds
+	e.addOps(step, name)
+}
+
+func (e *estimate) setRequest(r roofline.RequestCost) {
+	e.Seconds, e.TTFTSeconds, e.TPOTSeconds = r.E2ESeconds, r.TTFTSeconds, r.TPOTSeconds
+	e.FLOPs, e.Bytes = r.FLOPs, r.Bytes
+	e.tokens = float64(r.Batch * r.Output)
+	e.TokensPerSecond = e.tokens / r.E2ESeconds
+	decodeSeconds := r.E2ESeconds - r.TTFTSeconds
+	e.Bound = string(r.Prefill.Bound)
+	if decodeSeconds > r.TTFTSeconds {
+		e.Bound = string(r.FirstDecode.Bound)
+	}
+	e.addOps(r.Prefill, "prefill")
+	if r.Output > 1 {
+		e.addOps(r.FirstDecode, "decode")
+	}
+}
+
+func (e *estimate) setEnergy(dev *hw.Device, peakFLOPS float64) {
+	en := roofline.EnergyOf(dev, e.Seconds, e.FLOPs, e.Bytes, peakFLOPS)
+	e.Energy = energyJSON{Joules: en.Joules, AverageWatts: en.AverageWatts}
+	e.Cost = costJSON{USD: en.USD}
+	if e.tokens > 0 {
+		e.Energy.JoulesPerToken = en.Joules / e.tokens
+		e.Cost.USDPerMillionTokens = en.USD / e.tokens * 1e6
+	}
+}
+
+func writeEstimateTable(w io.Writer, e *estimate) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%.3g params)\n", e.Model, e.Params)
+	fmt.Fprintf(tw, "hardware\t%s (device %s)\n", e.Hardware, e.Device)
+	fmt.Fprintf(tw, "work\t%s, batch %d, prompt %d, context %d, output %d, dtype %s/%s/kv %s\n",
+		e.Phase, e.Batch, e.Prompt, e.Context, e.Output, e.Weights, e.Activations, e.KV)
+	fmt.Fprintf(tw, "latency\t%s", seconds(e.Seconds))
+	if e.Phase == "request" {
+		fmt.Fprintf(tw, " (TTFT %s, TPOT %s)", seconds(e.TTFTSeconds), seconds(e.TPOTSeconds))
+	}
+	fmt.Fprintf(tw, "\nthroughput\t%.1f tokens/s\n", e.TokensPerSecond)
+	fmt.Fprintf(tw, "work\t%.3g FLOPs, %.3g bytes, %s-bound\n", e.FLOPs, e.Bytes, e.Bound)
+	m := e.Memory
+	fmt.Fprintf(tw, "memory\t%s weights + %s KV + %s activations + %s reserved = %s of %s (fits: %v)\n",
+		gib(m.WeightsBytes), gib(m.KVBytes), gib(m.ActivationBytes), gib(m.ReservedBytes), gib(m.TotalBytes), gib(m.CapacityBytes), m.Fits)
+	fmt.Fprintf(tw, "energy\t%.3g J (%.3g J/token, %.0f W average)\n", e.Energy.Joules, e.Energy.JoulesPerToken, e.Energy.AverageWatts)
+	fmt.Fprintf(tw, "cost\t$%.3g per million tokens\n\n", e.Cost.USDPerMillionTokens)
+	fmt.Fprintln(tw, "step\top\trepeat\tseconds\tshare\tGFLOP\tMB\tFLOP/B\tbound")
+	total := map[string]float64{}
+	for _, o := range e.Ops {
+		total[o.Step] += o.Seconds
+	}
+	for _, o := range e.Ops {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.1f%%\t%.3f\t%.3f\t%.1f\t%s\n", o.Step, o.Name, o.Repeat,
+			seconds(o.Seconds), 100*o.Seconds/total[o.Step], o.FLOPs/1e9, o.Bytes/1e6, o.Intensity, o.Bound)
+	}
+	return tw.Flush()
+}
+
+func writeEstimateCSV(w io.Writer, e *estimate) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"step", "op", "device", "repeat", "seconds", "flops", "bytes", "intensity", "bound"})
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
+	for _, o := range e.Ops {
+		cw.Write([]string{o.Step, o.Name, o.Device, strconv.Itoa(o.Repeat), g(o.Seconds), g(o.FLOPs), g(o.Bytes), g(o.Intensity), o.Bound})
+	}
+	cw.Write([]string{e.Phase, "total", e.Device, "1", g(e.Seconds), g(e.FLOPs), g(e.Bytes), g(roofline.Intensity(e.FLOPs, e.Bytes)), e.Bound})
+	cw.Flush()
+	return cw.Error()
+}
+
+// seconds formats a duration with a readable unit.
+func seconds(s float64) string {
+	switch {
+	case s >= 1:
+		return fmt.Sprintf("%.3f s", s)
+	case s >= 1e-3:
+		return fmt.Sprintf("%.3f ms", s*1e3)
+	}
+	return fmt.Sprintf("%.2f µs", s*1e6)
+}
+
+func gib(b float64) string { return fmt.Sprintf("%.2f GiB", b/(1<<30)) }

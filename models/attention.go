@@ -1,0 +1,107 @@
+package models
+
+// attnWork sums the attention work of the sequences of one phase.
+type attnWork struct {
+	tokens float64 // new (query) tokens
+	pairs  float64 // causal query-key pairs scored
+	keys   float64 // cached + new tokens whose K and V are read
+	scores float64 // query × key rectangle an eager kernel materialises
+}
+
+func (w *attnWork) add(cached, newTokens, window int) {
+	keys := keysRead(cached, newTokens, window)
+	w.tokens += float64(newTokens)
+	w.pairs += AttentionPairs(cached, newTokens, window)
+	w.keys += keys
+	w.scores += float64(newTokens) * keys
+}
+
+// AttentionPairs is the number of query-key pairs causal attention scores
+// for newTokens queries after cached tokens: Σ min(c+i, window) over
+// i = 1..q, which is q·(c + (q+1)/2) without a window (window <= 0).
+func AttentionPairs(cached, newTokens, window int) float64 {
+	c, q := float64(cached), float64(newTokens)
+	if window <= 0 || cached+newTokens <= window {
+		return q * (c + (q+1)/2)
+	}
+	w := float64(window)
+	if cached >= window {
+		return q * w
+	}
+	// Queries up to position window see every earlier token; later ones
+	// see the window.
+	n := w - c
+	return (c+1+w)*n/2 + (q-n)*w
+}
+
+// keysRead is the number of tokens whose K and V a fused kernel reads for
+// one sequence: the whole context, or with a window the tokens some query
+// still sees (window + q - 1).
+func keysRead(cached, newTokens, window int) float64 {
+	total := cached + newTokens
+	if window > 0 {
+		total = min(total, window+newTokens-1)
+	}
+	return float64(total)
+}
+
+// isDecode reports whether s is a decode step (one new token after a
+// non-empty cache); everything else prefills.
+func isDecode(s Seq) bool { return s.New == 1 && s.Cached > 0 }
+
+// attention appends the attention op(s) of repeat layers with the given
+// window (0: full attention), split by phase when the batch mixes phases.
+func (b *builder) attention(repeat, window int) {
+	var prefill, decode attnWork
+	for _, s := range b.seqs {
+		switch {
+		case s.New <= 0:
+		case isDecode(s):
+			decode.add(s.Cached, s.New, window)
+		default:
+			prefill.add(s.Cached, s.New, window)
+		}
+	}
+	if prefill.tokens > 0 && decode.tokens > 0 {
+		b.attentionOp(OpAttnPrefill, repeat, &prefill)
+		b.attentionOp(OpAttnDecode, repeat, &decode)
+		return
+	}
+	all := prefill
+	all.tokens += decode.tokens
+	all.pairs += decode.pairs
+	all.keys += decode.keys
+	all.scores += decode.scores
+	b.attentionOp(OpAttn, repeat, &all)
+}
+
+// attentionOp costs one attention op.
+//
+// FlashAttention (default): 4·head_dim FLOPs per head and causal pair (QKᵀ
+// and PV) plus softmaxFLOPs per score; K and V of every token some query sees
+// are read once per sequence and layer (long prefills re-read K/V once per
+// query tile, which this under-counts); the new tokens' K and V are written
+// to the cache; Q, K, V are read and the output written in the activation
+// format.
+//
+// Materialised (eager) attention computes the full query × key rectangle,
+// masking afterwards, and writes and reads the heads × q × keys score matrix
+// twice (scores, then probabilities) in the activation format.
+func (b *builder) attentionOp(name string, repeat int, w *attnWork) {
+	m := b.m
+	o := b.op(name, KindAttention, repeat, true)
+	heads, headDim := float64(m.Heads), float64(m.HeadDim)
+	qDim, kvDim := float64(m.QDim()), float64(m.KVDim())
+	pairs := w.pairs
+	if b.opts.MaterialisedAttention {
+		pairs = w.scores
+		scoreBytes := heads * w.scores * b.a
+		o.ActivationReadBytes += 2 * scoreBytes
+		o.ActivationWriteBytes += 2 * scoreBytes
+	}
+	o.FLOPs = (4*headDim + softmaxFLOPs) * heads * pairs
+	o.KVReadBytes = w.keys * 2 * kvDim * b.kv
+	o.KVWriteBytes = w.tokens * 2 * kvDim * b.kv
+	o.ActivationReadBytes += w.tokens * (qDim + 2*kvDim) * b.a
+	o.ActivationWriteBytes += w.tokens * qDim * b.a
+}

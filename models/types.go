@@ -1,0 +1,168 @@
+package models
+
+import "github.com/llmsim/llmsim/dtype"
+
+// Arch is a decoder-only architecture description: the TOML schema of
+// configs/models and the result of importing a Hugging Face config.json.
+// Sizes are element counts, not bytes.
+type Arch struct {
+	Name   string `toml:"name"`
+	Family string `toml:"family"` // llama, mistral, qwen2, opt, phi3, mixtral, qwen2_moe, ...
+	Source string `toml:"source"` // where the numbers come from (HF repo, paper)
+
+	Layers       int `toml:"layers"`
+	Hidden       int `toml:"hidden"`
+	Heads        int `toml:"heads"`
+	KVHeads      int `toml:"kv_heads"` // = Heads for MHA, 1 for MQA
+	HeadDim      int `toml:"head_dim"` // 0 means Hidden/Heads
+	Intermediate int `toml:"intermediate"`
+	Vocab        int `toml:"vocab"`
+	MaxContext   int `toml:"max_context"`
+	// EmbedDim is the width of the token embedding when it differs from
+	// Hidden (OPT-350m: 512, projected in and out); 0 means Hidden.
+	EmbedDim int `toml:"embed_dim"`
+
+	Norm           string `toml:"norm"`       // rmsnorm | layernorm
+	Activation     string `toml:"activation"` // swiglu | geglu (gated, 3 matrices) | gelu | relu (2 matrices)
+	Position       string `toml:"position"`   // rope | learned | alibi | none
+	TiedEmbeddings bool   `toml:"tied_embeddings"`
+	QKVBias        bool   `toml:"qkv_bias"`    // bias on q, k, v projections (Qwen2)
+	LinearBias     bool   `toml:"linear_bias"` // bias on every linear layer (OPT, GPT-2)
+	// ParallelBlock: attention and MLP read the same normed input (GPT-J, Phi-2).
+	ParallelBlock bool `toml:"parallel_block"`
+
+	// SlidingWindow > 0 limits attention to the last SlidingWindow tokens.
+	// With GlobalEvery = g > 0, every g-th layer (layers g-1, 2g-1, ...) is a
+	// full-attention layer and the rest are windowed; with 0 all layers are
+	// windowed.
+	SlidingWindow int `toml:"sliding_window"`
+	GlobalEvery   int `toml:"global_every"`
+
+	MoE *MoE `toml:"moe"` // nil for dense models
+
+	// DType is the format the published weights are stored in (bf16 usually).
+	DType string `toml:"dtype"`
+}
+
+// MoE describes mixture-of-experts MLP layers.
+type MoE struct {
+	Experts            int `toml:"experts"`
+	TopK               int `toml:"top_k"`
+	ExpertIntermediate int `toml:"expert_intermediate"`
+	SharedExperts      int `toml:"shared_experts"`
+	SharedIntermediate int `toml:"shared_intermediate"` // per shared expert
+	// Every = e > 0 makes every e-th layer MoE and the rest dense (0 or 1: all).
+	Every int `toml:"every"`
+}
+
+// OpKind classifies an op for costing and for the CPU engine.
+type OpKind string
+
+// Op kinds. roofline maps them onto device efficiency classes.
+const (
+	KindEmbedding OpKind = "embedding"
+	KindNorm      OpKind = "norm"
+	KindGEMM      OpKind = "gemm"
+	KindRoPE      OpKind = "rope"
+	KindAttention OpKind = "attention"
+	KindElemwise  OpKind = "elementwise" // activation, residual add
+	KindRouter    OpKind = "router"
+	KindSampling  OpKind = "sampling"
+)
+
+// Canonical op names. The CPU engine times ops under these names too, so a
+// measured and a predicted step can be compared op by op.
+const (
+	OpEmbed        = "embed"
+	OpAttnNorm     = "attn_norm"
+	OpQKV          = "qkv"
+	OpRoPE         = "rope"
+	OpAttn         = "attn"         // prefill/decode attention of this step
+	OpAttnPrefill  = "attn_prefill" // prefill part when a batch mixes phases
+	OpAttnDecode   = "attn_decode"  // decode part when a batch mixes phases
+	OpOProj        = "o_proj"
+	OpResidual     = "residual"
+	OpMLPNorm      = "mlp_norm"
+	OpGateUp       = "gate_up" // gated MLP: fused gate and up projections
+	OpUp           = "up"      // non-gated MLP
+	OpAct          = "act"
+	OpDown         = "down"
+	OpRouter       = "router"
+	OpExperts      = "experts"        // routed expert GEMMs (gate_up + down)
+	OpSharedExpert = "shared_experts" // always-on experts
+	OpFinalNorm    = "final_norm"
+	OpLMHead       = "lm_head"
+	OpSample       = "sample"
+)
+
+// Op is one operator of a step with its work and traffic. FLOPs and bytes are
+// per execution; the op runs Repeat times per step (Repeat = number of layers
+// of that type for layer ops, 1 otherwise).
+type Op struct {
+	Name   string
+	Kind   OpKind
+	Repeat int
+	// Layered is true for ops inside a decoder layer.
+	Layered bool
+	// GEMM shape (M tokens × K in → N out) when Kind is gemm, router or
+	// experts; 0 otherwise.
+	M, N, K int
+
+	FLOPs float64
+	// Traffic to main memory in bytes, split by what is moved.
+	WeightBytes          float64
+	ActivationReadBytes  float64
+	ActivationWriteBytes float64
+	KVReadBytes          float64
+	KVWriteBytes         float64
+
+	// Compute is the dtype the arithmetic runs in (decides the peak used).
+	Compute dtype.DType
+}
+
+// Bytes is the op's total main-memory traffic.
+func (o *Op) Bytes() float64 {
+	return o.WeightBytes + o.ActivationReadBytes + o.ActivationWriteBytes + o.KVReadBytes + o.KVWriteBytes
+}
+
+// Seq is one sequence's share of a step: Cached tokens already in the KV cache
+// and New tokens processed now (the prompt or a prompt chunk in prefill, 1 in
+// decode).
+type Seq struct {
+	Cached int
+	New    int
+}
+
+// Precision is the storage format of weights, activations and the KV cache.
+type Precision struct {
+	Weights     dtype.DType
+	Activations dtype.DType
+	KV          dtype.DType
+}
+
+// Options change how the graph is built.
+type Options struct {
+	// MaterialisedAttention models eager attention that writes the score
+	// matrix to memory instead of a FlashAttention-style fused kernel.
+	MaterialisedAttention bool
+}
+
+// Graph is the op list of one forward step over a batch of sequences.
+type Graph struct {
+	Ops    []Op
+	Seqs   int // sequences in the step
+	Tokens int // new tokens processed (sum of Seq.New)
+	// OutputTokens is the number of tokens sampled: one per sequence whose
+	// step reaches the end of its prompt or decodes.
+	OutputTokens int
+}
+
+// Totals sums the graph's FLOPs and bytes over all ops and repeats.
+func (g *Graph) Totals() (flops, bytes float64) {
+	for i := range g.Ops {
+		r := float64(g.Ops[i].Repeat)
+		flops += r * g.Ops[i].FLOPs
+		bytes += r * g.Ops[i].Bytes()
+	}
+	return flops, bytes
+}

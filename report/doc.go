@@ -1,0 +1,3 @@
+// Package report turns llmsim results into tables, plots (gonum/plot) and
+// self-contained HTML reports.
+package report

@@ -1,0 +1,64 @@
+package roofline
+
+import (
+	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/models"
+)
+
+// RequestCost is the analytic latency of Batch identical requests that
+// arrive together: one prefill step over all prompts, then Output-1 decode
+// steps (the prefill step samples the first output token).
+type RequestCost struct {
+	Batch, Prompt, Output int
+
+	TTFTSeconds float64 // prefill step
+	TPOTSeconds float64 // mean decode step; 0 when Output <= 1
+	E2ESeconds  float64 // TTFT + all decode steps
+
+	Prefill     StepCost
+	FirstDecode StepCost // decode step at context Prompt (zero when Output <= 1)
+	LastDecode  StepCost // decode step at context Prompt+Output-2
+	FLOPs       float64  // whole request batch
+	Bytes       float64
+}
+
+// Request prices batch requests of prompt tokens that each generate output
+// tokens on dev. It walks every decode step, since attention cost grows with
+// the context.
+func Request(m *models.Model, dev *hw.Device, batch, prompt, output int, p models.Precision, o models.Options) RequestCost {
+	r := RequestCost{Batch: batch, Prompt: prompt, Output: output}
+	seqs := make([]models.Seq, batch)
+	for i := range seqs {
+		seqs[i] = models.Seq{Cached: 0, New: prompt}
+	}
+	var g models.Graph
+	m.GraphInto(&g, seqs, p, o)
+	r.Prefill = Step(&g, dev)
+	r.TTFTSeconds = r.Prefill.Seconds
+	r.E2ESeconds = r.TTFTSeconds
+	r.FLOPs, r.Bytes = r.Prefill.FLOPs, r.Prefill.Bytes
+	for step := 0; step < output-1; step++ {
+		for i := range seqs {
+			seqs[i] = models.Seq{Cached: prompt + step, New: 1}
+		}
+		m.GraphInto(&g, seqs, p, o)
+		if step == 0 || step == output-2 {
+			c := Step(&g, dev)
+			if step == 0 {
+				r.FirstDecode = c
+			}
+			if step == output-2 {
+				r.LastDecode = c
+			}
+		}
+		seconds := StepSeconds(&g, dev)
+		flops, bytes := g.Totals()
+		r.E2ESeconds += seconds
+		r.FLOPs += flops
+		r.Bytes += bytes
+	}
+	if output > 1 {
+		r.TPOTSeconds = (r.E2ESeconds - r.TTFTSeconds) / float64(output-1)
+	}
+	return r
+}

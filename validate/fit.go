@@ -1,0 +1,191 @@
+package validate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/roofline"
+)
+
+// KernelSample is one measured op: its work (an op executed once) and the
+// median time it took.
+type KernelSample struct {
+	Op      models.Op
+	Seconds float64
+}
+
+// FitReport says how well a fit reproduces the samples it was fitted to.
+type FitReport struct {
+	Samples     int
+	MAPE        float64 // percent
+	WorstError  float64 // percent, signed relative error of the worst sample
+	Parameters  int
+	Iterations  int
+	KernelFixed float64 // fitted per-kernel overhead, seconds
+}
+
+// knotsPerDecade sets the resolution of fitted curves: two knots a decade
+// follow the ramp of real kernels (launch-bound → bandwidth-bound) without
+// chasing noise of single shapes.
+const knotsPerDecade = 2
+
+// FitKernels fits dev's memory curve, the compute curve of every class that
+// appears in samples, and the per-kernel overhead, so that roofline.Cost
+// reproduces the samples. The fit minimises the mean squared log error by
+// coordinate descent over knot values; each knot only moves samples near
+// its size, so the descent converges in a few sweeps. Knots are placed only
+// where samples are, so a curve never claims what was not measured.
+// It returns a copy of dev; dev is not changed.
+func FitKernels(dev *hw.Device, samples []KernelSample) (*hw.Device, FitReport, error) {
+	if len(samples) == 0 {
+		return nil, FitReport{}, fmt.Errorf("fit: no samples")
+	}
+	out := *dev
+	out.Efficiency = hw.Efficiency{Compute: map[string]hw.Curve{}}
+	var sizesMem []float64
+	sizesByClass := map[string][]float64{}
+	for _, s := range samples {
+		if s.Seconds <= 0 || math.IsNaN(s.Seconds) || math.IsInf(s.Seconds, 0) {
+			return nil, FitReport{}, fmt.Errorf("fit: sample %s has non-positive or non-finite time %v", s.Op.Name, s.Seconds)
+		}
+		if b := s.Op.Bytes(); b > 0 {
+			sizesMem = append(sizesMem, b)
+		}
+		if s.Op.FLOPs > 0 {
+			c := roofline.Class(s.Op.Kind)
+			sizesByClass[c] = append(sizesByClass[c], s.Op.FLOPs)
+		}
+	}
+	out.Efficiency.Memory = hw.Curve{Points: knots(sizesMem)}
+	for c, sizes := range sizesByClass {
+		out.Efficiency.Compute[c] = hw.Curve{Points: knots(sizes)}
+	}
+	// Parameters: every knot's fraction, then the kernel overhead.
+	var params []*float64
+	for i := range out.Efficiency.Memory.Points {
+		params = append(params, &out.Efficiency.Memory.Points[i][1])
+	}
+	classes := make([]string, 0, len(out.Efficiency.Compute))
+	for c := range out.Efficiency.Compute {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		pts := out.Efficiency.Compute[c].Points
+		for i := range pts {
+			params = append(params, &pts[i][1])
+		}
+	}
+	loss := func() float64 { return meanSquaredLogError(&out, samples) }
+	report := FitReport{Samples: len(samples), Parameters: len(params) + 1}
+	prev := math.Inf(1)
+	for sweep := 0; sweep < 30; sweep++ {
+		report.Iterations++
+		searchOverhead(&out, loss)
+		for _, p := range params {
+			searchFraction(p, loss)
+		}
+		cur := loss()
+		if prev-cur < 1e-7 {
+			break
+		}
+		prev = cur
+	}
+	report.KernelFixed = out.Overhead.KernelSeconds
+	report.MAPE, report.WorstError = kernelErrors(&out, samples)
+	out.Calibration = nil
+	return &out, report, nil
+}
+
+// knots places curve points every 1/knotsPerDecade decade across the range
+// of sizes, starting at fraction 0.5.
+func knots(sizes []float64) [][2]float64 {
+	if len(sizes) == 0 {
+		return nil
+	}
+	lo, hi := sizes[0], sizes[0]
+	for _, s := range sizes {
+		lo, hi = math.Min(lo, s), math.Max(hi, s)
+	}
+	step := 1.0 / knotsPerDecade
+	a := math.Floor(math.Log10(lo)/step) * step
+	b := math.Ceil(math.Log10(hi)/step) * step
+	var pts [][2]float64
+	for e := a; e <= b+1e-9; e += step {
+		pts = append(pts, [2]float64{math.Pow(10, e), 0.5})
+	}
+	if len(pts) == 1 {
+		pts = append(pts, [2]float64{pts[0][0] * 10, 0.5})
+	}
+	return pts
+}
+
+// searchFraction sets *p to the value in (0, 1] that minimises loss, by a
+// coarse grid in log space refined twice around the best point.
+func searchFraction(p *float64, loss func() float64) {
+	best, bestLoss := *p, loss()
+	lo, hi := math.Log(0.005), 0.0
+	for round := 0; round < 3; round++ {
+		const n = 16
+		for i := 0; i <= n; i++ {
+			v := math.Exp(lo + (hi-lo)*float64(i)/n)
+			*p = v
+			if l := loss(); l < bestLoss {
+				best, bestLoss = v, l
+			}
+		}
+		width := (hi - lo) / n
+		lo, hi = math.Log(best)-width, math.Min(0, math.Log(best)+width)
+	}
+	*p = best
+}
+
+// searchOverhead picks the per-kernel overhead in [0, 50 µs].
+func searchOverhead(dev *hw.Device, loss func() float64) {
+	best, bestLoss := dev.Overhead.KernelSeconds, loss()
+	for _, v := range []float64{0, 0.5e-6, 1e-6, 1.5e-6, 2e-6, 3e-6, 4e-6, 5e-6, 6e-6, 8e-6, 10e-6, 15e-6, 20e-6, 30e-6, 50e-6} {
+		dev.Overhead.KernelSeconds = v
+		if l := loss(); l < bestLoss {
+			best, bestLoss = v, l
+		}
+	}
+	dev.Overhead.KernelSeconds = best
+}
+
+func meanSquaredLogError(dev *hw.Device, samples []KernelSample) float64 {
+	var sum float64
+	for i := range samples {
+		pred := roofline.Cost(&samples[i].Op, dev).Seconds
+		r := math.Log(pred / samples[i].Seconds)
+		sum += r * r
+	}
+	return sum / float64(len(samples))
+}
+
+// kernelErrors returns the MAPE (percent) and the signed relative error of
+// the worst sample (percent).
+func kernelErrors(dev *hw.Device, samples []KernelSample) (mape, worst float64) {
+	errs := make([]float64, len(samples))
+	for i := range samples {
+		errs[i] = roofline.Cost(&samples[i].Op, dev).Seconds/samples[i].Seconds - 1
+	}
+	return Errors(errs)
+}
+
+// Errors summarises signed relative errors (predicted/measured - 1) as MAPE
+// and worst case, both in percent (worst keeps its sign).
+func Errors(rel []float64) (mape, worst float64) {
+	if len(rel) == 0 {
+		return 0, 0
+	}
+	for _, e := range rel {
+		mape += math.Abs(e)
+		if math.Abs(e) > math.Abs(worst) {
+			worst = e
+		}
+	}
+	return 100 * mape / float64(len(rel)), 100 * worst
+}
