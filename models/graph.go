@@ -288,7 +288,7 @@ func (b *builder) moe(layers int) {
 	ie := float64(e.ExpertIntermediate)
 	o = b.op(OpExperts, KindGEMM, layers, true)
 	o.Compute = b.gemm
-	o.M, o.N, o.K = int(math.Ceil(pairs/touched)), e.ExpertIntermediate, m.Hidden
+	o.M, o.N, o.K = max(1, int(math.Round(pairs/touched))), e.ExpertIntermediate, m.Hidden
 	o.FLOPs = pairs * (2*mats*h*ie + actFLOPs(m.Activation)*ie)
 	o.WeightBytes = touched * mats * h * ie * b.w
 	o.ActivationReadBytes = pairs * (h + mats*ie) * b.a

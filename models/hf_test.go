@@ -255,8 +255,9 @@ func TestHFErrors(t *testing.T) {
 }
 
 func FuzzFromHF(f *testing.F) {
-	for arch, a := range roundTripArchs(f) {
-		f.Add(hfJSON(f, a, arch))
+	archs := roundTripArchs(f)
+	for _, arch := range SupportedHF() {
+		f.Add(hfJSON(f, archs[arch], arch))
 	}
 	files, _ := filepath.Glob("testdata/hf/*.json")
 	for _, file := range files {
