@@ -24,18 +24,29 @@ func (c Curve) At(x float64) float64 {
 	return p[i-1][1] + f*(p[i][1]-p[i-1][1])
 }
 
-// ComputeFraction is the achieved fraction of peak compute for an op of the
-// given class doing flops operations.
-func (e Efficiency) ComputeFraction(class string, flops float64) float64 {
-	if c, ok := e.Compute[class]; ok {
-		return c.At(flops)
+// ComputeFraction is the achieved fraction of peak compute for an op doing
+// flops operations. classes are tried in order (the op's own kind, then its
+// general class); then "default"; then 1.
+func (e Efficiency) ComputeFraction(flops float64, classes ...string) float64 {
+	for _, c := range classes {
+		if curve, ok := e.Compute[c]; ok {
+			return curve.At(flops)
+		}
 	}
-	if c, ok := e.Compute["default"]; ok {
-		return c.At(flops)
+	if curve, ok := e.Compute["default"]; ok {
+		return curve.At(flops)
 	}
 	return 1
 }
 
 // MemoryFraction is the achieved fraction of peak memory bandwidth for a
-// kernel that moves the given number of bytes.
-func (e Efficiency) MemoryFraction(bytes float64) float64 { return e.Memory.At(bytes) }
+// kernel that moves the given number of bytes. classes are tried in order in
+// MemoryByClass; then the device-wide Memory curve.
+func (e Efficiency) MemoryFraction(bytes float64, classes ...string) float64 {
+	for _, c := range classes {
+		if curve, ok := e.MemoryByClass[c]; ok {
+			return curve.At(bytes)
+		}
+	}
+	return e.Memory.At(bytes)
+}

@@ -63,6 +63,7 @@ func (ix *lineIndex) header(keys []string, array bool, line int) string {
 	for i, k := range keys {
 		p = joinKey(p, k)
 		if i == len(keys)-1 && array {
+			ix.record(p, line) // the array itself starts at its first element
 			ix.counts[p]++
 			p += "[" + strconv.Itoa(ix.counts[p]-1) + "]"
 			break

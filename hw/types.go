@@ -22,13 +22,21 @@ const (
 // Kinds lists every device kind, in a fixed order.
 var Kinds = []Kind{GPU, CPU, NPU, PIM, FPGA, CSD, Flash, SSD}
 
-// Op classes that efficiency curves are keyed by. models.OpKind maps onto
-// these (see roofline).
+// Op classes that efficiency curves are keyed by. roofline looks a curve up
+// under the op's own kind first (models.OpKind: "norm", "rope",
+// "elementwise", "embedding", "sampling", "router", ...), then under one of
+// these general classes, so a calibrated device may price a reduction-heavy
+// norm apart from a streaming element-wise kernel while an uncalibrated one
+// needs only the three general curves.
 const (
 	ClassGEMM      = "gemm"      // dense matrix multiplies (projections, MLP, LM head)
 	ClassAttention = "attention" // fused attention kernels (score, softmax, value)
 	ClassVector    = "vector"    // element-wise, norms, RoPE, softmax, sampling
 )
+
+// OpKinds are the op kinds of models.OpKind that a curve may be keyed by
+// instead of a general class.
+var OpKinds = []string{"embedding", "norm", "rope", "elementwise", "router", "sampling"}
 
 // Device is one processor or storage device: its compute peaks, memory tiers,
 // on-chip buffers, calibrated efficiency, overheads, power and price.
@@ -100,13 +108,17 @@ type Curve struct {
 
 // Efficiency holds the calibrated curves of a device.
 type Efficiency struct {
-	// Compute maps an op class (ClassGEMM, ClassAttention, ClassVector) to a
-	// curve over the op's FLOPs. A missing class falls back to "default",
-	// then to 1.
+	// Compute maps an op kind or class (ClassGEMM, ClassAttention,
+	// ClassVector) to a curve over the op's FLOPs. A missing key falls back
+	// to the general class, to "default", then to 1.
 	Compute map[string]Curve `toml:"compute"`
 	// Memory is a curve over the bytes one kernel moves to or from main
 	// memory.
 	Memory Curve `toml:"memory"`
+	// MemoryByClass overrides Memory for one op kind or class: a GEMV streaming
+	// weights, an attention kernel gathering KV blocks and a chain of
+	// element-wise kernels reach different fractions of the same bandwidth.
+	MemoryByClass map[string]Curve `toml:"memory_by_class"`
 }
 
 // Overhead holds fixed costs that no roofline captures.

@@ -1,6 +1,7 @@
 package hw
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -85,7 +86,10 @@ func validateCompute(p *problems, d *Device) {
 	nonNegative(p, "compute.clock_hz", d.Compute.ClockHz)
 }
 
-var opClasses = []string{ClassGEMM, ClassAttention, ClassVector, "default"}
+var (
+	opClasses     = append([]string{ClassGEMM, ClassAttention, ClassVector, "default"}, OpKinds...)
+	memoryClasses = append([]string{ClassGEMM, ClassAttention, ClassVector}, OpKinds...) // efficiency.memory is their default
+)
 
 func validateEfficiency(p *problems, e Efficiency) {
 	classes := make([]string, 0, len(e.Compute))
@@ -102,6 +106,19 @@ func validateEfficiency(p *problems, e Efficiency) {
 		validateCurve(p, k, e.Compute[c])
 	}
 	validateCurve(p, "efficiency.memory", e.Memory)
+	classes = classes[:0]
+	for c := range e.MemoryByClass {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		k := "efficiency.memory_by_class." + c
+		if !contains(memoryClasses, c) {
+			p.add(k, "unknown op class %q (known: %s)", c, strings.Join(memoryClasses, ", "))
+			continue
+		}
+		validateCurve(p, k, e.MemoryByClass[c])
+	}
 }
 
 // validateCurve checks sizes are positive, finite and strictly increasing,
@@ -136,7 +153,8 @@ func validatePower(p *problems, w Power) {
 func validateSections(p *problems, d *Device) {
 	need := func(present bool, section string) bool {
 		if !present {
-			p.add(section, "required for kind %s: a [%s] section", d.Kind, section)
+			// The section is absent, so point at the kind that demands it.
+			p.addAt(p.ix.line("kind"), section, fmt.Sprintf("required for kind %s: a [%s] section", d.Kind, section), nil)
 		}
 		return present
 	}
@@ -239,5 +257,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-

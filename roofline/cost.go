@@ -81,18 +81,18 @@ func Cost(op *models.Op, dev *hw.Device) OpCost {
 // CostAt prices op on dev as if its traffic moved at memBytesPerSecond peak
 // (a memory tier other than the main one, or a share of it under contention).
 func CostAt(op *models.Op, dev *hw.Device, memBytesPerSecond float64) OpCost {
-	class := Class(op.Kind)
+	class, kind := Class(op.Kind), string(op.Kind)
 	bytes := op.Bytes()
 	repeat := float64(op.Repeat)
 	c := OpCost{Name: op.Name, Kind: op.Kind, Repeat: op.Repeat, FLOPs: repeat * op.FLOPs, Bytes: repeat * bytes}
 	var computeSeconds, memorySeconds float64
 	if op.FLOPs > 0 {
 		if peak := Peak(dev, class, op.Compute); peak > 0 {
-			computeSeconds = op.FLOPs / (peak * dev.Efficiency.ComputeFraction(class, op.FLOPs))
+			computeSeconds = op.FLOPs / (peak * dev.Efficiency.ComputeFraction(op.FLOPs, kind, class))
 		}
 	}
 	if bytes > 0 && memBytesPerSecond > 0 {
-		memorySeconds = bytes / (memBytesPerSecond * dev.Efficiency.MemoryFraction(bytes))
+		memorySeconds = bytes / (memBytesPerSecond * dev.Efficiency.MemoryFraction(bytes, kind, class))
 	}
 	kernel := dev.Overhead.KernelSeconds
 	per := max(computeSeconds, memorySeconds) + kernel

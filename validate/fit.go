@@ -32,67 +32,69 @@ type FitReport struct {
 // chasing noise of single shapes.
 const knotsPerDecade = 2
 
-// FitKernels fits dev's memory curve, the compute curve of every class that
-// appears in samples, and the per-kernel overhead, so that roofline.Cost
-// reproduces the samples. The fit minimises the mean squared log error by
-// coordinate descent over knot values; each knot only moves samples near
-// its size, so the descent converges in a few sweeps. Knots are placed only
-// where samples are, so a curve never claims what was not measured.
-// It returns a copy of dev; dev is not changed.
+// FitKernels fits, for every op class that appears in samples, a memory
+// curve over bytes per kernel and a compute curve over FLOPs, plus the
+// per-kernel overhead, so that roofline.Cost reproduces the samples. The fit
+// minimises the mean squared log error, plus a small penalty on jumps
+// between neighbouring knots (efficiency changes smoothly with size), by
+// coordinate descent over knot values: each knot moves only samples near its
+// size, so the descent converges in a few sweeps. Knots are placed only
+// where samples are, so a curve never claims what was not measured. It
+// returns a copy of dev; dev is not changed.
 func FitKernels(dev *hw.Device, samples []KernelSample) (*hw.Device, FitReport, error) {
 	if len(samples) == 0 {
 		return nil, FitReport{}, fmt.Errorf("fit: no samples")
 	}
 	out := *dev
-	out.Efficiency = hw.Efficiency{Compute: map[string]hw.Curve{}}
-	var sizesMem []float64
-	sizesByClass := map[string][]float64{}
+	out.Efficiency = hw.Efficiency{Compute: map[string]hw.Curve{}, MemoryByClass: map[string]hw.Curve{}}
+	bytesByClass := map[string][]float64{}
+	flopsByClass := map[string][]float64{}
 	for _, s := range samples {
 		if s.Seconds <= 0 || math.IsNaN(s.Seconds) || math.IsInf(s.Seconds, 0) {
 			return nil, FitReport{}, fmt.Errorf("fit: sample %s has non-positive or non-finite time %v", s.Op.Name, s.Seconds)
 		}
+		c := fitClass(s.Op.Kind)
 		if b := s.Op.Bytes(); b > 0 {
-			sizesMem = append(sizesMem, b)
+			bytesByClass[c] = append(bytesByClass[c], b)
 		}
 		if s.Op.FLOPs > 0 {
-			c := roofline.Class(s.Op.Kind)
-			sizesByClass[c] = append(sizesByClass[c], s.Op.FLOPs)
+			flopsByClass[c] = append(flopsByClass[c], s.Op.FLOPs)
 		}
 	}
-	out.Efficiency.Memory = hw.Curve{Points: knots(sizesMem)}
-	for c, sizes := range sizesByClass {
-		out.Efficiency.Compute[c] = hw.Curve{Points: knots(sizes)}
+	var curves []fitCurve // every fitted curve, in a fixed order
+	n := float64(len(samples))
+	for _, c := range sortedKeys(bytesByClass) {
+		out.Efficiency.MemoryByClass[c] = hw.Curve{Points: knots(bytesByClass[c])}
+		curves = append(curves, fitCurve{out.Efficiency.MemoryByClass[c].Points, float64(len(bytesByClass[c])) / n})
 	}
-	// Parameters: every knot's fraction, then the kernel overhead.
-	var params []*float64
-	for i := range out.Efficiency.Memory.Points {
-		params = append(params, &out.Efficiency.Memory.Points[i][1])
+	for _, c := range sortedKeys(flopsByClass) {
+		out.Efficiency.Compute[c] = hw.Curve{Points: knots(flopsByClass[c])}
+		curves = append(curves, fitCurve{out.Efficiency.Compute[c].Points, float64(len(flopsByClass[c])) / n})
 	}
-	classes := make([]string, 0, len(out.Efficiency.Compute))
-	for c := range out.Efficiency.Compute {
-		classes = append(classes, c)
+	loss := func() float64 { return meanSquaredLogError(&out, samples) + smoothness(curves) }
+	report := FitReport{Samples: len(samples), Parameters: 1}
+	for _, c := range curves {
+		report.Parameters += len(c.points)
 	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		pts := out.Efficiency.Compute[c].Points
-		for i := range pts {
-			params = append(params, &pts[i][1])
-		}
-	}
-	loss := func() float64 { return meanSquaredLogError(&out, samples) }
-	report := FitReport{Samples: len(samples), Parameters: len(params) + 1}
 	prev := math.Inf(1)
-	for sweep := 0; sweep < 30; sweep++ {
+	for sweep := 0; sweep < 40; sweep++ {
 		report.Iterations++
 		searchOverhead(&out, loss)
-		for _, p := range params {
-			searchFraction(p, loss)
+		for _, c := range curves {
+			for i := range c.points {
+				searchFraction(&c.points[i][1], loss)
+			}
 		}
 		cur := loss()
-		if prev-cur < 1e-7 {
+		if prev-cur < 1e-6 {
 			break
 		}
 		prev = cur
+	}
+	// The default memory curve is the GEMM one: weight streaming is most
+	// of the bytes of a step.
+	if g, ok := out.Efficiency.MemoryByClass[hw.ClassGEMM]; ok {
+		out.Efficiency.Memory = hw.Curve{Points: append([][2]float64(nil), g.Points...)}
 	}
 	report.KernelFixed = out.Overhead.KernelSeconds
 	report.MAPE, report.WorstError = kernelErrors(&out, samples)
@@ -100,8 +102,52 @@ func FitKernels(dev *hw.Device, samples []KernelSample) (*hw.Device, FitReport, 
 	return &out, report, nil
 }
 
+// fitClass is the curve key a sample is fitted under: GEMMs and attention
+// under their general class (what every device describes), vector ops under
+// their own kind, since a multi-pass norm and a streaming add reach very
+// different fractions of the same bandwidth.
+func fitClass(k models.OpKind) string {
+	if c := roofline.Class(k); c != hw.ClassVector {
+		return c
+	}
+	return string(k)
+}
+
+// fitCurve is a curve being fitted and the share of samples it prices.
+type fitCurve struct {
+	points [][2]float64
+	share  float64
+}
+
+// smoothnessWeight trades fit against jumps between neighbouring knots; at
+// 0.01 a factor-2 jump costs as much as a 7% error on every sample the curve
+// prices. Weighting each curve's penalty by its share of the samples keeps a
+// sparsely measured class from being flattened by it.
+const smoothnessWeight = 0.01
+
+func smoothness(curves []fitCurve) float64 {
+	var sum float64
+	for _, c := range curves {
+		for i := 1; i < len(c.points); i++ {
+			d := math.Log(c.points[i][1] / c.points[i-1][1])
+			sum += c.share * d * d
+		}
+	}
+	return smoothnessWeight * sum
+}
+
+func sortedKeys(m map[string][]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // knots places curve points every 1/knotsPerDecade decade across the range
-// of sizes, starting at fraction 0.5.
+// of sizes, keeping only knots with a sample within one step, each starting
+// at fraction 0.5.
 func knots(sizes []float64) [][2]float64 {
 	if len(sizes) == 0 {
 		return nil
@@ -115,7 +161,12 @@ func knots(sizes []float64) [][2]float64 {
 	b := math.Ceil(math.Log10(hi)/step) * step
 	var pts [][2]float64
 	for e := a; e <= b+1e-9; e += step {
-		pts = append(pts, [2]float64{math.Pow(10, e), 0.5})
+		for _, s := range sizes {
+			if math.Abs(math.Log10(s)-e) <= step+1e-9 {
+				pts = append(pts, [2]float64{math.Pow(10, e), 0.5})
+				break
+			}
+		}
 	}
 	if len(pts) == 1 {
 		pts = append(pts, [2]float64{pts[0][0] * 10, 0.5})

@@ -57,7 +57,7 @@ func TestFitKernelsRecoversKnownDevice(t *testing.T) {
 	if math.Abs(fitted.Overhead.KernelSeconds-3e-6) > 1.01e-6 {
 		t.Errorf("kernel overhead = %v, want about 3e-6", fitted.Overhead.KernelSeconds)
 	}
-	if f := fitted.Efficiency.MemoryFraction(1e9); math.Abs(f-0.9) > 0.06 {
+	if f := fitted.Efficiency.MemoryFraction(1e9, string(models.KindElemwise)); math.Abs(f-0.9) > 0.06 {
 		t.Errorf("memory fraction at 1 GB = %.3f, want about 0.9", f)
 	}
 }
