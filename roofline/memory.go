@@ -20,10 +20,16 @@ type Footprint struct {
 // and the peak activations of step g (the largest step the configuration
 // runs, usually the prefill), and checks them against dev's main memory.
 func Memory(m *models.Model, dev *hw.Device, g *models.Graph, batch, cachedTokens int, p models.Precision) Footprint {
+	return MemoryWith(m, dev, g, m.WeightBytes(p.Weights), float64(batch)*m.KVBytes(cachedTokens, p.KV), p)
+}
+
+// MemoryWith is Memory with the weight and KV bytes given: a KV-cache scheme
+// or a parallel plan decides them.
+func MemoryWith(m *models.Model, dev *hw.Device, g *models.Graph, weightsBytes, kvBytes float64, p models.Precision) Footprint {
 	mem := dev.MainMemory()
 	f := Footprint{
-		WeightsBytes:    m.WeightBytes(p.Weights),
-		KVBytes:         float64(batch) * m.KVBytes(cachedTokens, p.KV),
+		WeightsBytes:    weightsBytes,
+		KVBytes:         kvBytes,
 		ActivationBytes: PeakActivationBytes(m, g, p),
 		ReservedBytes:   mem.ReservedBytes,
 		CapacityBytes:   mem.CapacityBytes,

@@ -22,17 +22,34 @@ type RequestCost struct {
 	Bytes       float64
 }
 
+// Builder fills g with the graph of one step over seqs: the model's graph,
+// then whatever rewrites the configuration applies (KV-cache scheme, tensor
+// parallel sharding). estimate and simulate price steps through the same
+// builders.
+type Builder func(g *models.Graph, seqs []models.Seq)
+
+// ModelBuilder builds plain model graphs.
+func ModelBuilder(m *models.Model, p models.Precision, o models.Options) Builder {
+	return func(g *models.Graph, seqs []models.Seq) { m.GraphInto(g, seqs, p, o) }
+}
+
 // Request prices batch requests of prompt tokens that each generate output
-// tokens on dev. It walks every decode step, since attention cost grows with
-// the context.
+// tokens on dev with plain model graphs.
 func Request(m *models.Model, dev *hw.Device, batch, prompt, output int, p models.Precision, o models.Options) RequestCost {
+	return RequestWith(ModelBuilder(m, p, o), dev, batch, prompt, output)
+}
+
+// RequestWith prices batch requests of prompt tokens that each generate
+// output tokens on dev, building each step with build. It walks every
+// decode step, since attention cost grows with the context.
+func RequestWith(build Builder, dev *hw.Device, batch, prompt, output int) RequestCost {
 	r := RequestCost{Batch: batch, Prompt: prompt, Output: output}
 	seqs := make([]models.Seq, batch)
 	for i := range seqs {
 		seqs[i] = models.Seq{Cached: 0, New: prompt}
 	}
 	var g models.Graph
-	m.GraphInto(&g, seqs, p, o)
+	build(&g, seqs)
 	r.Prefill = Step(&g, dev)
 	r.TTFTSeconds = r.Prefill.Seconds
 	r.E2ESeconds = r.TTFTSeconds
@@ -41,7 +58,7 @@ func Request(m *models.Model, dev *hw.Device, batch, prompt, output int, p model
 		for i := range seqs {
 			seqs[i] = models.Seq{Cached: prompt + step, New: 1}
 		}
-		m.GraphInto(&g, seqs, p, o)
+		build(&g, seqs)
 		if step == 0 || step == output-2 {
 			c := Step(&g, dev)
 			if step == 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 )
 
@@ -20,6 +21,7 @@ type targetFlags struct {
 	hw, model                string
 	weights, activations, kv string
 	materialisedAttention    bool
+	kvScheme                 string
 }
 
 func addTargetFlags(fs *pflag.FlagSet) *targetFlags {
@@ -29,6 +31,7 @@ func addTargetFlags(fs *pflag.FlagSet) *targetFlags {
 	fs.StringVar(&t.weights, "dtype", "bf16", "weight format: fp32, bf16, fp16, fp8, int8, int4, ...")
 	fs.StringVar(&t.activations, "act-dtype", "", "activation format (default: bf16, or the weight format when it is 16/32-bit or W8A8 fp8/int8)")
 	fs.StringVar(&t.kv, "kv-dtype", "", "KV-cache format (default: the activation format)")
+	fs.StringVar(&t.kvScheme, "kv-scheme", "full", "KV-cache scheme: NAME[:key=value,...], several joined by + (llmsim kvschemes lists them)")
 	fs.BoolVar(&t.materialisedAttention, "eager-attention", false, "model eager attention that writes the score matrix to memory instead of a fused FlashAttention kernel")
 	return t
 }
@@ -40,6 +43,19 @@ type target struct {
 	model  *models.Model
 	prec   models.Precision
 	opts   models.Options
+	kv     kvcache.Scheme
+}
+
+// build fills g with one step of the target: the model graph rewritten by
+// the KV-cache scheme. Every costing command prices steps through it.
+func (t *target) build(g *models.Graph, seqs []models.Seq) {
+	t.model.GraphInto(g, seqs, t.prec, t.opts)
+	t.kv.Rewrite(g, t.model, seqs, t.prec)
+}
+
+// kvBytes is the KV cache of batch sequences of tokens tokens each.
+func (t *target) kvBytes(batch, tokens int) float64 {
+	return float64(batch) * t.kv.StoredBytes(t.model, tokens, t.prec.KV)
 }
 
 func (t *targetFlags) resolve() (*target, error) {
@@ -55,12 +71,17 @@ func (t *targetFlags) resolve() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme, err := kvcache.Parse(t.kvScheme)
+	if err != nil {
+		return nil, fmt.Errorf("--kv-scheme: %w", err)
+	}
 	return &target{
 		system: sys,
 		device: sys.Primary().Device,
 		model:  m,
 		prec:   prec,
 		opts:   models.Options{MaterialisedAttention: t.materialisedAttention},
+		kv:     scheme,
 	}, nil
 }
 

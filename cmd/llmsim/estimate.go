@@ -136,7 +136,7 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 	m, dev := t.model, t.device
 	e := &estimate{
 		Hardware: t.system.Name, Device: dev.Name, Model: m.Name, Phase: f.phase, Batch: f.batch,
-		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV),
+		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV), KVScheme: t.kv.String(),
 		Params: m.Params(),
 	}
 	seqs := make([]models.Seq, f.batch)
@@ -150,10 +150,10 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		for i := range seqs {
 			seqs[i] = models.Seq{New: f.prompt}
 		}
-		m.GraphInto(&g, seqs, t.prec, t.opts)
+		t.build(&g, seqs)
 		step := roofline.Step(&g, dev)
 		e.setStep(step, "prefill", float64(f.batch*f.prompt))
-		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.prompt, t.prec))
+		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.prompt), t.prec))
 	case "decode":
 		if err := contextLimit(m, f.context+1, "--context"); err != nil {
 			return nil, err
@@ -162,22 +162,22 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		for i := range seqs {
 			seqs[i] = models.Seq{Cached: f.context, New: 1}
 		}
-		m.GraphInto(&g, seqs, t.prec, t.opts)
+		t.build(&g, seqs)
 		step := roofline.Step(&g, dev)
 		e.setStep(step, "decode", float64(f.batch))
-		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.context+1, t.prec))
+		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.context+1), t.prec))
 	case "request":
 		if err := contextLimit(m, f.prompt+f.output, "--prompt + --output"); err != nil {
 			return nil, err
 		}
 		e.Prompt, e.Output = f.prompt, f.output
-		r := roofline.Request(m, dev, f.batch, f.prompt, f.output, t.prec, t.opts)
+		r := roofline.RequestWith(t.build, dev, f.batch, f.prompt, f.output)
 		e.setRequest(r)
 		for i := range seqs {
 			seqs[i] = models.Seq{New: f.prompt}
 		}
-		m.GraphInto(&g, seqs, t.prec, t.opts)
-		e.Memory = newMemory(roofline.Memory(m, dev, &g, f.batch, f.prompt+f.output, t.prec))
+		t.build(&g, seqs)
+		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.prompt+f.output), t.prec))
 	}
 	e.setEnergy(dev, roofline.Peak(dev, hw.ClassGEMM, t.prec.Activations))
 	return e, nil

@@ -25,6 +25,7 @@ type estimate struct {
 	Weights     string `json:"dtype"`
 	Activations string `json:"act_dtype"`
 	KV          string `json:"kv_dtype"`
+	KVScheme    string `json:"kv_scheme"`
 
 	Seconds         float64 `json:"seconds"`
 	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
