@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func simulateJSON(t *testing.T, args ...string) (map[string]any, string) {
+	t.Helper()
+	out, stderr, code := run(t, append([]string{"simulate", "-o", "json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m, out
+}
+
+func TestSimulateJSONHasDocumentedFieldsAndIsDeterministic(t *testing.T) {
+	args := []string{"--num-requests", "200", "--rate", "30", "--prompt-tokens", "uniform:64..2048",
+		"--output-tokens", "lognormal:mean=200,std=150", "--seed", "9", "--slo-ttft", "0.2", "--slo-tpot", "0.03"}
+	m, first := simulateJSON(t, args...)
+	_, second := simulateJSON(t, args...)
+	if first != second {
+		t.Fatal("same seed, different JSON")
+	}
+	for _, k := range []string{"config", "duration_seconds", "requests", "ttft_seconds", "tpot_seconds", "itl_seconds",
+		"e2e_seconds", "queue_seconds", "throughput", "goodput", "energy", "cost", "replicas"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+		if !strings.Contains(simulateHelp, "\n  "+k) {
+			t.Errorf("--help does not explain %q", k)
+		}
+	}
+	for _, k := range []string{"mean", "p50", "p90", "p99"} {
+		if _, ok := m["ttft_seconds"].(map[string]any)[k]; !ok {
+			t.Errorf("ttft_seconds lacks %q", k)
+		}
+	}
+	rq := m["requests"].(map[string]any)
+	if rq["completed"].(float64)+rq["rejected"].(float64) != 200 {
+		t.Fatalf("requests %v", rq)
+	}
+	if g := m["goodput"].(map[string]any); g["attainment"].(float64) <= 0 || g["attainment"].(float64) > 1 {
+		t.Fatalf("goodput %v", g)
+	}
+}
+
+// One request with the "device" engine costs what `estimate --phase
+// request` says.
+func TestSimulateOneRequestEqualsEstimate(t *testing.T) {
+	sim, _ := simulateJSON(t, "--engine", "device", "--num-requests", "1", "--prompt-tokens", "1024", "--output-tokens", "100")
+	out, stderr, code := run(t, "estimate", "--phase", "request", "--prompt", "1024", "--output", "100", "-o", "json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var est map[string]any
+	if err := json.Unmarshal([]byte(out), &est); err != nil {
+		t.Fatal(err)
+	}
+	ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
+	e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
+	if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
+		t.Fatalf("simulate TTFT %g E2E %g, estimate %g %g", ttft, e2e, est["ttft_seconds"], est["seconds"])
+	}
+}
+
+func TestSimulateWritesCSVAndTrace(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, tracePath := filepath.Join(dir, "r.csv"), filepath.Join(dir, "t.json")
+	_, stderr, code := run(t, "simulate", "--workload", "chat", "--num-requests", "50", "--rate", "5",
+		"--requests-csv", csvPath, "--trace", tracePath)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) != 51 || rows[0][0] != "id" {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	data, err := os.ReadFile(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		TraceEvents []map[string]any `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(data, &tr); err != nil || len(tr.TraceEvents) == 0 {
+		t.Fatalf("trace: %v, %d events", err, len(tr.TraceEvents))
+	}
+}
+
+func TestSimulateTableAndDeployments(t *testing.T) {
+	for _, args := range [][]string{
+		{"--num-requests", "30"},
+		{"--hw", "dgx-h100", "--tp", "2", "--replicas", "2", "--router", "least-kv", "--num-requests", "30"},
+		{"--hw", "dgx-h100", "--disaggregate", "1:2", "--num-requests", "30"},
+		{"--hw", "h100-node", "--preemption", "swap", "--engine", "trtllm-like", "--num-requests", "30"},
+		{"--engine", "hf-eager-like", "--num-requests", "10", "--arrival", "closed:clients=4"},
+		{"--priority", "prefill-first", "--num-requests", "30"},
+	} {
+		out, stderr, code := run(t, append([]string{"simulate"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		for _, want := range []string{"TTFT", "throughput", "goodput", "energy", "KV blocks"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("%v: table lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+}
+
+func TestSimulateRejectsBadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--engine", "nope"}, "unknown engine profile"},
+		{[]string{"--preemption", "swap"}, "no link between its accelerator and a host"},
+		{[]string{"--tp", "3", "--hw", "dgx-h100"}, "does not divide"},
+		{[]string{"--disaggregate", "x"}, "want P:D"},
+		{[]string{"--router", "random"}, "router"},
+		{[]string{"--chunk-size", "0", "--max-num-batched-tokens", "100"}, "below the max model length"},
+		{[]string{"-o", "csv"}, "unknown format"},
+	} {
+		_, stderr, code := run(t, append([]string{"simulate"}, tc.args...)...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

@@ -1,0 +1,11 @@
+// Package kv sizes and allocates a replica's KV cache: how many blocks fit
+// in device memory after weights, activations and the runtime reserve, and
+// a block allocator that counts them.
+//
+// The allocator counts blocks rather than naming them: without prefix
+// sharing two blocks are interchangeable, so a count is exact and costs
+// O(1) per allocation. Paged allocation (vLLM's PagedAttention) and
+// contiguous max-length reservation (the Orca / FasterTransformer style)
+// differ only in how many blocks a request asks for and when; the replica
+// decides that.
+package kv
