@@ -6,6 +6,11 @@
 //
 // estimate and simulate apply the same Scheme: after models.Graph builds a
 // step, Rewrite adjusts its ops; StoredBytes sizes the cache of a sequence.
+//
+// Every scheme but Full parses into a Plan whose stages — retention, read,
+// share, channels, format, alloc — are plain values; one Rewrite and one
+// StoredBytes interpret them all, so composing schemes ("snapkv+think",
+// "duo+kivi") is merging stages. docs/KVCACHE.md gives the formulas.
 package kvcache
 
 import (

@@ -82,6 +82,10 @@ func (m *Model) GraphInto(g *Graph, seqs []Seq, p Precision, o Options) {
 	b.head()
 }
 
+// Resolve returns p with its zero fields filled as GraphInto fills them,
+// for code that rewrites a built graph (KV-cache schemes).
+func (m *Model) Resolve(p Precision) Precision { return m.resolve(p) }
+
 // resolve fills the zero fields of p (see GraphInto).
 func (m *Model) resolve(p Precision) Precision {
 	if !p.Weights.Valid() {

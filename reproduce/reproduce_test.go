@@ -1,0 +1,122 @@
+package reproduce
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// Every built-in scenario meets its claim within its tolerance, or is
+// marked as a known miss and still misses (so its gap note stays true).
+func TestScenarios(t *testing.T) {
+	names := Builtins()
+	if len(names) < 15 {
+		t.Fatalf("only %d built-in scenarios", len(names))
+	}
+	for _, n := range names {
+		t.Run(n, func(t *testing.T) {
+			s, err := Load(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Run(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.IsNaN(r.Simulated) || math.IsInf(r.Simulated, 0) || r.Simulated <= 0 {
+				t.Fatalf("simulated %v", r.Simulated)
+			}
+			switch {
+			case s.Expect == "pass" && !r.Pass:
+				t.Errorf("%s: simulated %.4g vs claimed %.4g (%+.1f%%, %s, tolerance %.0f%%)\n  setup: %s",
+					r.Claim, r.Simulated, r.Claimed, 100*r.RelativeError, r.Compare, 100*r.Tolerance, r.Setup)
+			case s.Expect == "miss" && r.Pass:
+				t.Errorf("%s is marked as a known miss but now passes (%.4g vs %.4g): update expect and gap", n, r.Simulated, r.Claimed)
+			}
+		})
+	}
+}
+
+func TestScenarioErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{`paper = "p"`, "claim and source are required"},
+		{`paper = "p"
+claim = "c"
+source = "s"
+model = "llama3-8b"
+hardware = "h100-sxm"
+scheme = "duo"
+metric = "speed"
+value = 2
+tolerance = 0.1`, `unknown metric "speed"`},
+		{`paper = "p"
+claim = "c"
+source = "s"
+model = "llama3-8b"
+hardware = "h100-sxm"
+scheme = "duo"
+metric = "decode_speedup"
+value = 2
+tolerance = 0.1
+expect = "miss"`, "needs context"},
+		{`paper = "p"
+bogus = 1`, "bogus: unknown key"},
+	} {
+		_, err := Parse([]byte(c.text), "x.toml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", c.text, err, c.want)
+		}
+	}
+}
+
+// A scheme compared with itself is a ratio of one; kv_reduction of a 20%
+// budget is 0.8.
+func TestMetricsByHand(t *testing.T) {
+	base := Scenario{Paper: "p", Claim: "c", Source: "s", Model: "llama3-8b", Hardware: "a100-80g-sxm",
+		Value: 1, Tolerance: 0.01, Context: 4000, Prompt: 512, Output: 16}
+	for _, c := range []struct {
+		metric, scheme string
+		want           float64
+	}{
+		{"decode_speedup", "full", 1},
+		{"memory_ratio", "full", 1},
+		{"prefill_speedup", "full", 1},
+		{"kv_reduction", "scissorhands:budget=0.2", 0.8},
+		{"kv_reduction", "kivi:bits=2,group=32,residual=0", 1 - 0.375/2},
+	} {
+		s := base
+		s.Metric, s.Scheme = c.metric, c.scheme
+		s.defaults()
+		if err := s.check(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.Simulated-c.want) > 1e-9 {
+			t.Errorf("%s %s = %v, want %v", c.metric, c.scheme, r.Simulated, c.want)
+		}
+	}
+}
+
+// The largest context that fits grows with a smaller cache, and the
+// full cache of that length does fit while one more token does not.
+func TestMaxContextIsTight(t *testing.T) {
+	s := &Scenario{Model: "llama3-8b", Hardware: "a100-80g-sxm", Weights: "bf16"}
+	c, err := s.config("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.maxContext(1, 0)
+	if !c.footprint(1, n, 0).fits() || c.footprint(1, n+1, 0).fits() {
+		t.Errorf("max context %d is not the boundary", n)
+	}
+	q, err := s.config("kivi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := q.maxContext(1, 0); m < 4*n {
+		t.Errorf("KIVI 2-bit fits %d tokens, want over 4× the full cache's %d", m, n)
+	}
+}
