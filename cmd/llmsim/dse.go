@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/llmsim/llmsim/sweep"
+)
+
+const dseHelp = `llmsim dse — design-space exploration: vary hardware parameters of a base
+device (bandwidth, capacity, compute, price, power, overheads, links, PIM
+banks, FPGA DSPs, CSD channels), price a workload on every variant with the
+analytic estimate, and mark the Pareto front of the chosen objectives.
+
+  llmsim dse hbm.toml --out dse.csv          (docs/SWEEPS.md has worked examples)
+  llmsim report dse.csv -o dse.html
+
+The file (TOML):
+  hw = "h100-sxm"                 base hardware (any --hw value); model, dtype,
+  model = "llama3-70b"            act-dtype, kv-dtype, kv-scheme as in estimate
+  objectives = ["latency", "cost", "energy"]
+  allow_overflow = false          points that do not fit in memory stay off the front
+  [workload]                      estimate's work: phase, batch, prompt, context,
+  phase = "decode"                output; a list or range makes it part of the
+  batch = [1, 16, 64, 256]        space (the front then picks the batch too)
+  context = 4096
+  [[knob]]
+  name = "memory.bandwidth"
+  scale = "0.5..4:x2"             multipliers of the base value, or values = [...]
+  price_exponent = 0.5            the variant's price × scale^0.5 (power_exponent too)
+
+Knobs:
+` + "%s" + `
+Objectives (column, direction): latency (seconds, min), ttft (ttft_seconds,
+min), tpot (tpot_seconds, min), throughput (tokens_per_second, max), cost
+(usd_per_million_tokens, min), energy (joules_per_token, min), memory
+(total_bytes, min), price (usd_per_hour, min).
+
+Output (CSV or JSON Lines, one line per point, deterministic): index, key, the
+knob values (absolute), the estimate parameters, usd_per_hour (the variant's
+price), the metrics of llmsim sweep's estimate mode, objectives (name=metric:
+direction;...) and pareto (true when no feasible point is at least as good in
+every objective and better in one). The front is also printed as a table.
+The analytic estimate prices one device: link.bandwidth and csd.channels only
+change what a simulation or an offload plan would see.
+`
+
+func init() {
+	register("dse", "design-space exploration of hardware parameters; Pareto front of objectives", runDSE)
+}
+
+func runDSE(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dse", fmt.Sprintf(dseHelp, sweep.KnobHelp()), stderr)
+	out := fs.String("out", "", "output file (.csv, .jsonl; default: CSV on stdout)")
+	format := fs.StringP("output-format", "o", "", "csv or jsonl (default: from --out's extension)")
+	workers := fs.Int("workers", 0, "parallel workers (default: one per CPU)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("want one DSE file (llmsim dse FILE.toml)")
+	}
+	spec, err := sweep.ReadDSE(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	d, err := sweep.NewDSE(spec, &sweep.Loader{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	f, err := outputFormat(*format, *out)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := sweep.Options{Workers: *workers, Format: f, Header: true}
+	var st sweep.Stats
+	run := func(w io.Writer) error {
+		st, err = d.Run(ctx, w, opt)
+		return err
+	}
+	summary := stdout
+	if *out == "" {
+		err, summary = run(stdout), stderr
+	} else {
+		err = writeFileAtomic(*out, run)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(summary, "dse: %d points (%d failed), %d on the Pareto front of %s\n",
+		st.Evaluated, st.Failed, d.FrontSize(), strings.Join(spec.Objectives, ", "))
+	return writeFront(summary, d)
+}
+
+// writeFront prints the knob values and objectives of the front.
+func writeFront(w io.Writer, d *sweep.DSE) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var head []string
+	for _, a := range d.Space.Axes {
+		if len(a.Values) > 1 {
+			head = append(head, a.Name)
+		}
+	}
+	head = append(head, d.Spec.Objectives...)
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, p := range d.Front() {
+		var row []string
+		for a, ax := range d.Space.Axes {
+			if len(ax.Values) > 1 {
+				v := ax.Values[p.Idx[a]]
+				if x, err := strconv.ParseFloat(v, 64); err == nil {
+					v = fmt.Sprintf("%.4g", x)
+				}
+				row = append(row, v)
+			}
+		}
+		for _, v := range p.Objectives {
+			row = append(row, fmt.Sprintf("%.4g", v))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}

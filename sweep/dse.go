@@ -1,0 +1,402 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DSESpec is a design-space exploration file (TOML):
+//
+//	hw = "h100-sxm"                  # base hardware; model, dtype, act-dtype,
+//	model = "llama3-8b"              # kv-dtype, kv-scheme as in estimate
+//	objectives = ["latency", "cost"] # see Objectives
+//	[workload]                       # estimate's work flags; lists allowed
+//	phase = "decode"
+//	batch = [8, 64]
+//	context = 4096
+//	[[knob]]
+//	name = "memory.bandwidth"        # see KnobHelp
+//	scale = "0.5..4:x2"              # multipliers of the base, or values = [...]
+//	price_exponent = 0.5             # price × scale^0.5 (the part's cost)
+type DSESpec struct {
+	HW             string         `toml:"hw"`
+	Model          string         `toml:"model"`
+	DType          string         `toml:"dtype"`
+	ActDType       string         `toml:"act-dtype"`
+	KVDType        string         `toml:"kv-dtype"`
+	KVScheme       string         `toml:"kv-scheme"`
+	EagerAttention bool           `toml:"eager-attention"`
+	Objectives     []string       `toml:"objectives"`
+	AllowOverflow  bool           `toml:"allow_overflow"` // keep points that do not fit in memory on the front
+	Workload       map[string]any `toml:"workload"`
+	Knobs          []KnobSpec     `toml:"knob"`
+}
+
+// KnobSpec is one varied hardware parameter.
+type KnobSpec struct {
+	Name          string  `toml:"name"`
+	Scale         any     `toml:"scale"`
+	Values        any     `toml:"values"`
+	PriceExponent float64 `toml:"price_exponent"`
+	PowerExponent float64 `toml:"power_exponent"`
+}
+
+// Objective is a quantity DSE optimises: a metric column and a direction.
+type Objective struct {
+	Name, Metric string
+	Minimize     bool
+}
+
+// Objectives are the objectives a DSE file may name.
+var Objectives = map[string]Objective{
+	"latency":    {"latency", "seconds", true},
+	"ttft":       {"ttft", "ttft_seconds", true},
+	"tpot":       {"tpot", "tpot_seconds", true},
+	"throughput": {"throughput", "tokens_per_second", false},
+	"cost":       {"cost", "usd_per_million_tokens", true},
+	"energy":     {"energy", "joules_per_token", true},
+	"memory":     {"memory", "total_bytes", true},
+	"price":      {"price", "usd_per_hour", true},
+}
+
+// ReadDSE reads and checks a DSE file.
+func ReadDSE(path string) (*DSESpec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	spec := DSESpec{HW: "h100-sxm", Model: "llama3-8b", DType: "bf16", KVScheme: "full"}
+	md, err := toml.Decode(string(data), &spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, k := range md.Undecoded() {
+		if len(k) < 2 || k[0] != "workload" {
+			return nil, fmt.Errorf("%s: unknown key %s", path, k)
+		}
+	}
+	if len(spec.Objectives) == 0 {
+		return nil, fmt.Errorf("%s: objectives: name at least one of %s", path, objectiveNames())
+	}
+	for _, o := range spec.Objectives {
+		if _, ok := Objectives[o]; !ok {
+			return nil, fmt.Errorf("%s: objectives: unknown objective %q (want %s)", path, o, objectiveNames())
+		}
+	}
+	if len(spec.Knobs) == 0 {
+		return nil, fmt.Errorf("%s: no [[knob]] to vary", path)
+	}
+	return &spec, nil
+}
+
+func objectiveNames() string {
+	return "latency, ttft, tpot, throughput, cost, energy, memory, price"
+}
+
+// DSE is a prepared exploration: a Mode whose points are (hardware
+// variant, work) pairs, evaluated by the analytic estimate.
+type DSE struct {
+	Spec  *DSESpec
+	Mode  *Mode
+	Space *Space
+
+	loader   *Loader
+	knobAxes []int
+	knobs    []knob
+	base     []float64 // base value of each knob
+	objs     []Objective
+	objCols  []int // metric positions of the objectives
+
+	score [][]float64 // objectives per point, phase 1 (each worker writes its own points)
+	front []bool      // phase 2
+}
+
+// NewDSE builds the exploration of spec.
+func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
+	d := &DSE{Spec: spec, loader: loader}
+	base, err := loader.Hardware(spec.HW)
+	if err != nil {
+		return nil, fmt.Errorf("hw: %w", err)
+	}
+	baseDev := base.Primary().Device
+	var params []Param
+	given := map[string][]string{}
+	for i, ks := range spec.Knobs {
+		k, err := lookupKnob(ks.Name)
+		if err != nil {
+			return nil, fmt.Errorf("knob %d: %w", i+1, err)
+		}
+		b, err := k.get(base, baseDev)
+		if err != nil {
+			return nil, fmt.Errorf("knob %s: %w", ks.Name, err)
+		}
+		vals, err := knobValues(ks, b)
+		if err != nil {
+			return nil, fmt.Errorf("knob %s: %w", ks.Name, err)
+		}
+		if _, dup := given[ks.Name]; dup {
+			return nil, fmt.Errorf("knob %s: given twice", ks.Name)
+		}
+		d.knobs, d.base = append(d.knobs, k), append(d.base, b)
+		params = append(params, Param{Name: ks.Name, Kind: Float, Column: true})
+		given[ks.Name] = vals
+	}
+	fixed := map[string]string{"hw": spec.HW, "model": spec.Model, "dtype": spec.DType, "act-dtype": spec.ActDType,
+		"kv-dtype": spec.KVDType, "kv-scheme": spec.KVScheme, "eager-attention": strconv.FormatBool(spec.EagerAttention)}
+	work := map[string]string{"phase": "decode", "batch": "1", "prompt": "512", "context": "1024", "output": "128"}
+	for _, n := range targetAxes {
+		params = append(params, Param{Name: n, Kind: kindOf(n), Default: fixed[n], Column: true})
+	}
+	for _, n := range workAxes {
+		params = append(params, Param{Name: n, Kind: kindOf(n), Default: work[n], Column: true})
+	}
+	for k, v := range spec.Workload {
+		if _, ok := work[k]; !ok {
+			return nil, fmt.Errorf("workload: %s is not a work parameter (want %s)", k, strings.Join(workAxes, ", "))
+		}
+		vals, err := FileValues(k, kindOf(k), v)
+		if err != nil {
+			return nil, fmt.Errorf("workload: %w", err)
+		}
+		given[k] = vals
+	}
+	if d.Space, err = NewSpace(params, given); err != nil {
+		return nil, err
+	}
+	for i := range spec.Knobs {
+		d.knobAxes = append(d.knobAxes, i)
+	}
+	metrics := append([]string{"usd_per_hour"}, EstimateMetrics...)
+	for _, o := range spec.Objectives {
+		obj := Objectives[o]
+		d.objs = append(d.objs, obj)
+		for i, m := range metrics {
+			if m == obj.Metric {
+				d.objCols = append(d.objCols, i)
+			}
+		}
+	}
+	metrics = append(metrics, "objectives", "pareto")
+	d.Mode = &Mode{Name: "dse", Params: params, Metrics: metrics, Prepare: d.prepare}
+	return d, nil
+}
+
+func kindOf(name string) Kind {
+	switch name {
+	case "batch", "prompt", "context", "output":
+		return Int
+	case "eager-attention":
+		return Bool
+	}
+	return String
+}
+
+// knobValues expands a knob's values = [...] or scale = [...] to absolute
+// values.
+func knobValues(ks KnobSpec, base float64) ([]string, error) {
+	switch {
+	case ks.Values != nil && ks.Scale != nil:
+		return nil, fmt.Errorf("give values or scale, not both")
+	case ks.Values != nil:
+		if ks.Name == "compute" {
+			return nil, fmt.Errorf("compute takes scale only (use compute.DTYPE for absolute peaks)")
+		}
+		return FileValues(ks.Name, Float, ks.Values)
+	case ks.Scale != nil:
+		scales, err := FileValues(ks.Name, Float, ks.Scale)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(scales))
+		for i, s := range scales {
+			f, _ := strconv.ParseFloat(s, 64)
+			out[i] = strconv.FormatFloat(f*base, 'g', -1, 64)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("give values = [...] or scale = [...]")
+}
+
+// Run evaluates every point (twice: once to find the Pareto front over
+// all of them, once to write them with it) and writes one line per point.
+func (d *DSE) Run(ctx context.Context, w io.Writer, opt Options) (Stats, error) {
+	d.score = make([][]float64, d.Space.Size())
+	quiet := opt
+	quiet.Progress, quiet.Header, quiet.Done = nil, false, nil
+	if _, err := Run(ctx, d.Mode, d.Space, io.Discard, quiet); err != nil {
+		return Stats{}, err
+	}
+	minimize := make([]bool, len(d.objs))
+	for i, o := range d.objs {
+		minimize[i] = o.Minimize
+	}
+	d.front = Pareto(d.score, minimize)
+	return Run(ctx, d.Mode, d.Space, w, opt)
+}
+
+// FrontSize counts the points on the front (after Run).
+func (d *DSE) FrontSize() int {
+	n := 0
+	for _, f := range d.front {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *DSE) objectiveText() string {
+	parts := make([]string, len(d.objs))
+	for i, o := range d.objs {
+		dir := "max"
+		if o.Minimize {
+			dir = "min"
+		}
+		parts[i] = o.Name + "=" + o.Metric + ":" + dir
+	}
+	return strings.Join(parts, ";")
+}
+
+func (d *DSE) prepare(s *Space) (func() Evaluator, error) {
+	variants := 1
+	for _, a := range d.knobAxes {
+		variants *= len(s.Axes[a].Values)
+	}
+	targets := make([]resolved, variants)
+	idx := make([]int, len(s.Axes))
+	spec := d.Spec
+	for v := range targets {
+		rest := v
+		for k := len(d.knobAxes) - 1; k >= 0; k-- {
+			n := len(s.Axes[d.knobAxes[k]].Values)
+			idx[d.knobAxes[k]] = rest % n
+			rest /= n
+		}
+		sys, _ := d.loader.Hardware(spec.HW)
+		vs, dev := cloneSystem(sys)
+		priceF, powerF := 1.0, 1.0
+		for k, a := range d.knobAxes {
+			val := s.Num(a, idx)
+			d.knobs[k].set(vs, dev, val)
+			if d.base[k] > 0 {
+				priceF *= math.Pow(val/d.base[k], spec.Knobs[k].PriceExponent)
+				powerF *= math.Pow(val/d.base[k], spec.Knobs[k].PowerExponent)
+			}
+		}
+		// An explicit price or power knob wins over the exponents.
+		if !d.varies("price") {
+			dev.Price.USDPerHour *= priceF
+		}
+		if !d.varies("power") {
+			dev.Power.ActiveWatts *= powerF
+		}
+		t, err := d.loader.Resolve(TargetSpec{HW: spec.HW, Model: spec.Model, Weights: spec.DType, Activations: spec.ActDType,
+			KV: spec.KVDType, KVScheme: spec.KVScheme, EagerAttention: spec.EagerAttention})
+		if err == nil {
+			t.System, t.Device = vs, dev
+		}
+		targets[v] = resolved{t, err}
+	}
+	if err := checkEstimateValues(s, d.loader); err != nil {
+		return nil, err
+	}
+	work := make([]int, len(workAxes))
+	for i, n := range workAxes {
+		work[i] = mustAxis(s, n)
+	}
+	return func() Evaluator { return &dseEval{d: d, targets: targets, work: work} }, nil
+}
+
+func (d *DSE) varies(knob string) bool {
+	for _, k := range d.Spec.Knobs {
+		if k.Name == knob {
+			return true
+		}
+	}
+	return false
+}
+
+type dseEval struct {
+	d       *DSE
+	targets []resolved
+	work    []int
+	est     Estimator
+}
+
+func (e *dseEval) Eval(s *Space, idx []int, out []Value) error {
+	d := e.d
+	v := 0
+	for _, a := range d.knobAxes {
+		v = v*len(s.Axes[a].Values) + idx[a]
+	}
+	tr := e.targets[v]
+	point := s.Index(idx)
+	if tr.err != nil {
+		return d.record(point, nil, tr.err)
+	}
+	w := Work{Phase: s.Value(e.work[0], idx), Batch: int(s.Num(e.work[1], idx)), Prompt: int(s.Num(e.work[2], idx)),
+		Context: int(s.Num(e.work[3], idx)), Output: int(s.Num(e.work[4], idx))}
+	r, err := e.est.Estimate(tr.t, w)
+	if err != nil {
+		return d.record(point, nil, err)
+	}
+	out[0] = Number(tr.t.Device.Price.USDPerHour)
+	r.values(tr.t, out[1:])
+	n := len(out)
+	out[n-2] = Text(d.objectiveText())
+	feasible := r.Memory.Fits || d.Spec.AllowOverflow
+	if d.front == nil {
+		score := make([]float64, len(d.objCols))
+		for i, c := range d.objCols {
+			score[i] = out[c].Num
+			if !feasible {
+				score[i] = math.NaN()
+			}
+		}
+		return d.record(point, score, nil)
+	}
+	out[n-1] = Flag(d.front[point])
+	return nil
+}
+
+// record keeps a point's objectives for the front (NaN when it failed).
+func (d *DSE) record(point int, score []float64, err error) error {
+	if d.front != nil {
+		return err
+	}
+	if score == nil {
+		score = make([]float64, len(d.objs))
+		for i := range score {
+			score[i] = math.NaN()
+		}
+	}
+	d.score[point] = score
+	return err
+}
+
+// FrontPoint is a point of the Pareto front.
+type FrontPoint struct {
+	Index      int
+	Idx        []int     // value index per axis of Space
+	Objectives []float64 // in the order of Spec.Objectives
+}
+
+// Front lists the front's points in index order (after Run).
+func (d *DSE) Front() []FrontPoint {
+	var out []FrontPoint
+	for i, f := range d.front {
+		if f {
+			idx := make([]int, len(d.Space.Axes))
+			d.Space.Point(i, idx)
+			out = append(out, FrontPoint{Index: i, Idx: idx, Objectives: d.score[i]})
+		}
+	}
+	return out
+}
