@@ -36,7 +36,8 @@ type Full struct{}
 
 func (Full) String() string { return "full" }
 
-// StoredBytes of the full cache honours sliding-window layers.
+// StoredBytes of the full cache honours sliding-window layers and adds the
+// constant state of recurrent layers (models.Model.KVBytes).
 func (Full) StoredBytes(m *models.Model, tokens int, kv dtype.DType) float64 {
 	return m.KVBytes(tokens, kv)
 }

@@ -102,7 +102,7 @@ func (p *Plan) Rewrite(g *models.Graph, m *models.Model, seqs []models.Seq, prec
 		}
 		// Windowed attention entries come first (models.GraphInto).
 		w0 := 0
-		if windowed > 0 && (windowed == m.Layers || seen < perGroup) {
+		if windowed > 0 && (windowed == m.AttentionLayers() || seen < perGroup) {
 			w0 = m.SlidingWindow
 		}
 		seen++
@@ -117,7 +117,7 @@ const maxNewOps = maxCells + 12
 // ops it inserted after i.
 func (p *Plan) rewriteOp(g *models.Graph, i int, ph phase, w0 int, e *env) int {
 	orig := g.Ops[i]
-	cells, n := p.cells(orig.Repeat, e.m.Layers)
+	cells, n := p.cells(orig.Repeat, e.m.AttentionLayers())
 	groups := p.groupsOf()
 
 	var base sums

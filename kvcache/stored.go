@@ -6,11 +6,13 @@ import (
 )
 
 // StoredBytes is the cache one sequence of tokens tokens holds: over every
-// layer (the model's own sliding windows honoured) and retention group,
+// attention layer (the model's own sliding windows honoured) and retention
+// group,
 // the kept tokens in the cache format, plus sparse-read metadata; paged
 // allocation rounds each group up to whole blocks, vAttention each layer's
 // K and V up to whole pages, contiguous allocation reserves the maximum
-// length; a shared prefix counts once per share sequences.
+// length; a shared prefix counts once per share sequences. The constant
+// state of recurrent layers (Mamba, RWKV, ...) is added as is.
 func (p *Plan) StoredBytes(m *models.Model, tokens int, kv dtype.DType) float64 {
 	lay := p.layout(m, kv, kv)
 	n := tokens
@@ -28,7 +30,8 @@ func (p *Plan) StoredBytes(m *models.Model, tokens int, kv dtype.DType) float64 
 	if sh := p.share; sh != nil && sh.share > 1 && n >= sh.prefix {
 		total -= (1 - 1/float64(sh.share)) * p.storedAt(m, &lay, sh.prefix)
 	}
-	return total
+	// Recurrent layers keep a constant state that no scheme shrinks.
+	return total + m.StateBytes(kv)
 }
 
 // storedAt is the cache of n tokens without sharing.
@@ -37,7 +40,7 @@ func (p *Plan) storedAt(m *models.Model, lay *layout, n int) float64 {
 	windowed := m.WindowedLayers()
 	classes := [2]struct{ layers, window int }{
 		{windowed, m.SlidingWindow},
-		{m.Layers - windowed, 0},
+		{m.AttentionLayers() - windowed, 0},
 	}
 	var total float64
 	for _, cl := range classes {

@@ -61,6 +61,7 @@ func (m *Model) GraphInto(g *Graph, seqs []Seq, p Precision, o Options) {
 		compute: p.Activations,
 		gemm:    gemmCompute(p),
 	}
+	b.state = m.StateFormat(p.KV).Bytes()
 	g.Ops = g.Ops[:0]
 	g.Seqs, g.Tokens = 0, 0
 	for _, s := range seqs {
@@ -76,8 +77,9 @@ func (m *Model) GraphInto(g *Graph, seqs []Seq, p Precision, o Options) {
 		return
 	}
 	b.tokens, b.nseqs = float64(g.Tokens), float64(g.Seqs)
+	b.countStateTraffic()
 	b.embed()
-	b.attentionBlock()
+	b.mixerBlock()
 	b.mlpBlock()
 	b.head()
 }
@@ -127,6 +129,11 @@ type builder struct {
 	w, a, kv      float64
 	compute, gemm dtype.DType
 	tokens, nseqs float64
+	// state is bytes per recurrent-state element; stateReads and
+	// stateWrites the sequences that read (have a state already) and
+	// write their state this step.
+	state                   float64
+	stateReads, stateWrites float64
 }
 
 func (b *builder) op(name string, kind OpKind, repeat int, layered bool) *Op {
@@ -193,11 +200,30 @@ func (b *builder) embed() {
 	}
 }
 
-func (b *builder) attentionBlock() {
+// mixerBlock appends the pre-mixer norm of every layer, the sequence
+// mixers of each layer kind, the residual add and the norm before the MLP
+// (or RWKV channel mix).
+func (b *builder) mixerBlock() {
 	m := b.m
-	layers, T := m.Layers, b.g.Tokens
+	b.norm(OpAttnNorm, m.Layers, true)
+	if la := m.AttentionLayers(); la > 0 {
+		b.attentionBlock(la)
+	}
+	b.recurrentBlocks()
+	if !m.ParallelBlock {
+		b.residual(m.Layers, 2)
+		if second := m.MLPLayers() + m.LayersOf(LayerRWKV); second > 0 {
+			b.norm(OpMLPNorm, second, true)
+		}
+	}
+}
+
+// attentionBlock appends the attention mixer of the layers attention
+// layers.
+func (b *builder) attentionBlock(layers int) {
+	m := b.m
+	T := b.g.Tokens
 	q, kv := m.QDim(), m.KVDim()
-	b.norm(OpAttnNorm, layers, true)
 	b.gemmOp(OpQKV, layers, true, T, q+2*kv, m.Hidden, m.QKVBias || m.LinearBias)
 	if m.Position == "rope" {
 		o := b.op(OpRoPE, KindRoPE, layers, true)
@@ -214,16 +240,14 @@ func (b *builder) attentionBlock() {
 		b.attention(layers-windowed, 0)
 	}
 	b.gemmOp(OpOProj, layers, true, T, m.Hidden, q, m.LinearBias)
-	if !m.ParallelBlock {
-		b.residual(layers, 2)
-		b.norm(OpMLPNorm, layers, true)
-	}
 }
 
+// mlpBlock appends the dense and MoE MLPs, RWKV's channel mix and the
+// residual add after them.
 func (b *builder) mlpBlock() {
 	m := b.m
 	moe := m.MoELayers()
-	if dense := m.Layers - moe; dense > 0 {
+	if dense := m.MLPLayers() - moe; dense > 0 && m.Intermediate > 0 {
 		T, I := b.g.Tokens, m.Intermediate
 		in := 1.0
 		if m.Gated() {
@@ -242,11 +266,14 @@ func (b *builder) mlpBlock() {
 	if moe > 0 {
 		b.moe(moe)
 	}
-	inputs := 2
-	if m.ParallelBlock {
-		inputs = 3 // x + attention + MLP
+	if r := m.LayersOf(LayerRWKV); r > 0 {
+		b.channelMix(r)
 	}
-	b.residual(m.Layers, inputs)
+	if m.ParallelBlock {
+		b.residual(m.Layers, 3) // x + attention + MLP
+	} else if second := m.MLPLayers() + m.LayersOf(LayerRWKV); second > 0 {
+		b.residual(second, 2)
+	}
 }
 
 func (b *builder) head() {

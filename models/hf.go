@@ -36,6 +36,10 @@ var hfArchitectures = map[string]struct {
 	"GPTNeoXForCausalLM":  {"gpt_neox", hfNeoX},
 	"GPTJForCausalLM":     {"gptj", hfGPTJ},
 	"GPT2LMHeadModel":     {"gpt2", hfGPT2},
+	"MambaForCausalLM":    {"mamba", hfMamba},
+	"Mamba2ForCausalLM":   {"mamba2", hfMamba},
+	"JambaForCausalLM":    {"jamba", hfJamba},
+	"Rwkv6ForCausalLM":    {"rwkv6", hfRWKV6},
 }
 
 // SupportedHF lists the config.json architectures FromHF imports, sorted.

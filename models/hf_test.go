@@ -42,10 +42,45 @@ func hfConfig(a Arch, architecture string) map[string]any {
 		} else {
 			c["use_parallel_residual"], c["attention_bias"] = a.ParallelBlock, a.LinearBias
 		}
+	case "mamba", "mamba2", "rwkv6":
+		hfRecurrentConfig(c, a, family)
+	case "jamba":
+		hfLlamaConfig(c, a, family)
+		hfJambaConfig(c, a)
 	default:
 		hfLlamaConfig(c, a, family)
 	}
 	return c
+}
+
+func hfRecurrentConfig(c map[string]any, a Arch, family string) {
+	c["num_hidden_layers"], c["hidden_size"], c["tie_word_embeddings"] = a.Layers, a.Hidden, a.TiedEmbeddings
+	if family == "rwkv6" {
+		c["attention_hidden_size"], c["head_size"], c["intermediate_size"] = a.Hidden, a.RWKV.HeadSize, a.Intermediate
+		return
+	}
+	e := a.Mamba
+	c["state_size"], c["conv_kernel"], c["expand"], c["use_bias"] = e.DState, e.DConv, e.Expand, e.ProjBias
+	c["intermediate_size"], c["use_conv_bias"] = e.Expand*a.Hidden, true
+	if family == "mamba" {
+		c["time_step_rank"] = e.DTRank
+		return
+	}
+	c["head_dim"], c["n_groups"], c["chunk_size"] = e.HeadDim, e.Groups, e.ChunkSize
+	c["num_heads"] = e.Expand * a.Hidden / e.HeadDim
+}
+
+func hfJambaConfig(c map[string]any, a Arch) {
+	c["attn_layer_period"], c["attn_layer_offset"] = len(a.LayerPattern), strings.IndexByte(a.LayerPattern, 'a')
+	e := a.Mamba
+	c["mamba_d_state"], c["mamba_d_conv"], c["mamba_expand"] = e.DState, e.DConv, e.Expand
+	c["mamba_dt_rank"], c["mamba_proj_bias"], c["mamba_conv_bias"] = e.DTRank, e.ProjBias, true
+	if m := a.MoE; m != nil {
+		c["num_experts"], c["num_experts_per_tok"] = m.Experts, m.TopK
+		c["expert_layer_period"], c["expert_layer_offset"] = m.Every, m.Every-1
+	} else {
+		c["num_experts"] = 1
+	}
 }
 
 func hfLlamaConfig(c map[string]any, a Arch, family string) {
@@ -199,6 +234,9 @@ func TestHFRoundTrip(t *testing.T) {
 	}
 	for _, n := range Builtins() {
 		b := mustLoad(t, n)
+		if byModelType(b.Family) == "" {
+			continue // no transformers architecture (BASED)
+		}
 		m, err := FromHF(hfJSON(t, b.Arch, byModelType(b.Family)), n+".json")
 		if err != nil || !sameArch(m.Arch, b.Arch) {
 			t.Errorf("%s: generated config imports to %+v, %v", n, m, err)

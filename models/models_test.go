@@ -137,10 +137,10 @@ func TestWeightBytes(t *testing.T) {
 
 func TestBuiltins(t *testing.T) {
 	names := Builtins()
-	want := []string{"gpt-j-6b", "gpt2", "llama2-13b", "llama2-70b", "llama2-7b", "llama3-70b",
-		"llama3-8b", "llama3.1-8b", "llama3.2-1b", "mistral-7b", "mixtral-8x7b", "opt-1.3b",
+	want := []string{"based-1.3b", "gpt-j-6b", "gpt2", "jamba-v0.1", "llama2-13b", "llama2-70b", "llama2-7b", "llama3-70b",
+		"llama3-8b", "llama3.1-8b", "llama3.2-1b", "mamba-2.8b", "mamba2-2.7b", "mistral-7b", "mixtral-8x7b", "opt-1.3b",
 		"opt-13b", "opt-175b", "opt-30b", "opt-6.7b", "opt-66b", "phi-3-mini", "qwen2.5-0.5b",
-		"qwen2.5-14b", "qwen2.5-72b", "qwen2.5-7b", "tinyllama-1.1b"}
+		"qwen2.5-14b", "qwen2.5-72b", "qwen2.5-7b", "rwkv6-7b", "tinyllama-1.1b"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("Builtins = %v\nwant %v", names, want)
 	}

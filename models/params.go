@@ -28,16 +28,18 @@ func (m *Model) KVDim() int { return m.KVHeads * m.HeadDim }
 // Gated reports whether the MLP has three matrices (gate, up, down).
 func (m *Model) Gated() bool { return m.Activation == "swiglu" || m.Activation == "geglu" }
 
-// WindowedLayers is the number of sliding-window attention layers; the rest
-// attend to the full context.
+// WindowedLayers is the number of sliding-window attention layers; the
+// other attention layers attend to the full context. With GlobalEvery = g,
+// every g-th attention layer is global.
 func (m *Model) WindowedLayers() int {
+	la := m.AttentionLayers()
 	switch {
 	case m.SlidingWindow == 0:
 		return 0
 	case m.GlobalEvery > 0:
-		return m.Layers - m.Layers/m.GlobalEvery
+		return la - la/m.GlobalEvery
 	}
-	return m.Layers
+	return la
 }
 
 // MoELayers is the number of layers whose MLP is a mixture of experts.
@@ -46,9 +48,9 @@ func (m *Model) MoELayers() int {
 	case m.MoE == nil:
 		return 0
 	case m.MoE.Every > 1:
-		return m.Layers / m.MoE.Every
+		return m.MLPLayers() / m.MoE.Every
 	}
-	return m.Layers
+	return m.MLPLayers()
 }
 
 // Params is the total parameter count, embeddings included and tied
@@ -64,32 +66,60 @@ func (m *Model) WeightBytes(d dtype.DType) float64 {
 	return m.Params() * WeightBytesPerParam(d)
 }
 
-// KVBytesPerToken is the KV cache one token occupies in every layer:
-// 2 (K and V) × layers × kv_heads × head_dim × bytes. Windowed layers count
-// too; KVBytes applies their cap.
+// KVBytesPerToken is the KV cache one token occupies in every attention
+// layer: 2 (K and V) × attention layers × kv_heads × head_dim × bytes.
+// Windowed layers count too; KVBytes applies their cap. Recurrent layers
+// add nothing per token (see StateBytes).
 func (m *Model) KVBytesPerToken(d dtype.DType) float64 {
-	return 2 * float64(m.Layers) * float64(m.KVDim()) * d.Bytes()
+	return 2 * float64(m.AttentionLayers()) * float64(m.KVDim()) * d.Bytes()
 }
 
-// KVBytes is the KV cache of one sequence of seqTokens tokens: windowed
-// layers keep only the last SlidingWindow tokens.
+// KVBytes is the cache of one sequence of seqTokens tokens: the K/V of
+// the attention layers (windowed layers keep only the last SlidingWindow
+// tokens) in d, plus the constant recurrent state of the other layers
+// (StateBytes(d)) once the sequence has a token.
 func (m *Model) KVBytes(seqTokens int, d dtype.DType) float64 {
+	if seqTokens <= 0 {
+		return 0
+	}
+	return m.AttentionKVBytes(seqTokens, d) + m.StateBytes(d)
+}
+
+// AttentionKVBytes is the growing part of KVBytes: the attention layers'
+// K and V only.
+func (m *Model) AttentionKVBytes(seqTokens int, d dtype.DType) float64 {
 	windowed := m.WindowedLayers()
 	kept := float64(windowed)*float64(min(seqTokens, m.SlidingWindow)) +
-		float64(m.Layers-windowed)*float64(seqTokens)
+		float64(m.AttentionLayers()-windowed)*float64(seqTokens)
 	return 2 * kept * float64(m.KVDim()) * d.Bytes()
 }
 
 func (m *Model) params(active bool) float64 {
-	l := float64(m.Layers)
 	p := m.embeddingParams() + m.lmHeadParams() + m.normParams()
-	p += l * (m.attentionParams() + m.layerNormParams())
-	moe := float64(m.MoELayers())
-	p += (l - moe) * m.denseMLPParams()
+	for _, k := range layerKinds {
+		if n := m.LayersOf(k); n > 0 {
+			p += float64(n) * m.mixerParams(k)
+		}
+	}
+	p += float64(m.layerNorms()) * m.normWeights(m.Hidden)
+	moe := m.MoELayers()
+	if dense := m.MLPLayers() - moe; dense > 0 && m.Intermediate > 0 {
+		p += float64(dense) * m.denseMLPParams()
+	}
 	if moe > 0 {
-		p += moe * m.moeMLPParams(active)
+		p += float64(moe) * m.moeMLPParams(active)
 	}
 	return p
+}
+
+// layerNorms is the number of norms inside the layers: one before every
+// mixer and one before every MLP or RWKV channel mix, except that a parallel
+// block's mixer and MLP share one.
+func (m *Model) layerNorms() int {
+	if m.ParallelBlock {
+		return m.Layers
+	}
+	return m.Layers + m.MLPLayers() + m.LayersOf(LayerRWKV)
 }
 
 // embeddingParams: token table, learned positions and the OPT-350m
@@ -102,6 +132,9 @@ func (m *Model) embeddingParams() float64 {
 	}
 	if m.EmbedDim != m.Hidden {
 		p += e * h
+	}
+	if m.LayersOf(LayerRWKV) > 0 {
+		p += m.normWeights(m.Hidden) // RWKV's ln0 after the embedding
 	}
 	return p
 }
@@ -133,14 +166,6 @@ func (m *Model) normWeights(n int) float64 {
 
 // normParams is the final norm.
 func (m *Model) normParams() float64 { return m.normWeights(m.Hidden) }
-
-// layerNormParams: two norms per layer, one with a parallel block.
-func (m *Model) layerNormParams() float64 {
-	if m.ParallelBlock {
-		return m.normWeights(m.Hidden)
-	}
-	return 2 * m.normWeights(m.Hidden)
-}
 
 func (m *Model) attentionParams() float64 {
 	h, q, kv := float64(m.Hidden), float64(m.QDim()), float64(m.KVDim())

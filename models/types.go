@@ -40,8 +40,27 @@ type Arch struct {
 
 	MoE *MoE `toml:"moe"` // nil for dense models
 
+	// LayerPattern gives each layer's sequence mixer, one letter per layer
+	// (see LayerKind): "a" attention, "m" Mamba, "r" RWKV, "x" mLSTM, "l"
+	// linear attention, "c" short convolution. A pattern shorter than
+	// Layers repeats (its length must divide Layers); "" means all
+	// attention. Jamba: "mmmmammm" (attention at 4, 12, 20, 28).
+	LayerPattern string `toml:"layer_pattern"`
+	// StateDType is the format of the recurrent state of non-attention
+	// layers; "" means DType.
+	StateDType string      `toml:"state_dtype"`
+	Mamba      *Mamba      `toml:"mamba"`
+	RWKV       *RWKV       `toml:"rwkv"`
+	MLSTM      *MLSTM      `toml:"mlstm"`
+	Linear     *LinearAttn `toml:"linear"`
+	Conv       *ShortConv  `toml:"conv"`
+
 	// DType is the format the published weights are stored in (bf16 usually).
 	DType string `toml:"dtype"`
+
+	// kindLayers counts the layers of each kind (index: layerKinds),
+	// filled by validation.
+	kindLayers [len(layerKinds)]int
 }
 
 // MoE describes mixture-of-experts MLP layers.
@@ -68,6 +87,13 @@ const (
 	KindElemwise  OpKind = "elementwise" // activation, residual add
 	KindRouter    OpKind = "router"
 	KindSampling  OpKind = "sampling"
+	// KindScan is the recurrence of a constant-state layer (selective
+	// scan, WKV, mLSTM cell, linear-attention state update); its state
+	// traffic is in KVReadBytes and KVWriteBytes.
+	KindScan OpKind = "scan"
+	// KindConv is a depthwise causal convolution whose window of past
+	// inputs is state too.
+	KindConv OpKind = "conv"
 )
 
 // Canonical op names. The CPU engine times ops under these names too, so a
@@ -93,6 +119,38 @@ const (
 	OpFinalNorm    = "final_norm"
 	OpLMHead       = "lm_head"
 	OpSample       = "sample"
+
+	// Mamba and Mamba-2 layers.
+	OpSSMInProj  = "ssm_in_proj"
+	OpSSMConv    = "ssm_conv"
+	OpSSMXProj   = "ssm_x_proj"  // Mamba: Δ, B, C from x
+	OpSSMDTProj  = "ssm_dt_proj" // Mamba: Δ up-projection
+	OpSSMScan    = "ssm_scan"
+	OpSSMNorm    = "ssm_norm" // Mamba-2: gated RMSNorm
+	OpSSMOutProj = "ssm_out_proj"
+	// RWKV-6 layers: time mix, then the channel mix after mlp_norm.
+	OpRWKVMix   = "rwkv_mix"   // token shift with data-dependent LoRA mixes
+	OpRWKVProj  = "rwkv_rkvg"  // receptance, key, value, gate
+	OpRWKVWKV   = "rwkv_wkv"   // the matrix-state recurrence
+	OpRWKVNorm  = "rwkv_gnorm" // group norm and output gate
+	OpRWKVOut   = "rwkv_o_proj"
+	OpCMixKR    = "cmix_kr" // channel mix key and receptance
+	OpCMixAct   = "cmix_act"
+	OpCMixValue = "cmix_value"
+	// xLSTM mLSTM layers.
+	OpMLSTMProj = "mlstm_proj" // q, k, v, output gate, input and forget gates
+	OpMLSTMCell = "mlstm_cell"
+	OpMLSTMNorm = "mlstm_norm"
+	OpMLSTMOut  = "mlstm_out"
+	// Linear-attention layers (BASED).
+	OpLAProj    = "la_proj"
+	OpLAFeature = "la_feature" // feature map φ on q and k
+	OpLAScan    = "la_scan"
+	OpLAOut     = "la_out"
+	// Gated short-convolution layers (BASED's BaseConv).
+	OpConvIn    = "conv_in"
+	OpConvShort = "conv_short"
+	OpConvOut   = "conv_out"
 )
 
 // Op is one operator of a step with its work and traffic. FLOPs and bytes are

@@ -52,10 +52,10 @@ func (a *Arch) check() *fieldError {
 	}{
 		{"layers", a.Layers, false},
 		{"hidden", a.Hidden, false},
-		{"heads", a.Heads, false},
+		{"heads", a.Heads, true},
 		{"kv_heads", a.KVHeads, true},
 		{"head_dim", a.HeadDim, true},
-		{"intermediate", a.Intermediate, false},
+		{"intermediate", a.Intermediate, true},
 		{"vocab", a.Vocab, false},
 		{"max_context", a.MaxContext, false},
 		{"embed_dim", a.EmbedDim, true},
@@ -67,17 +67,24 @@ func (a *Arch) check() *fieldError {
 			return e
 		}
 	}
-	if a.HeadDim == 0 {
-		if a.Hidden%a.Heads != 0 {
-			return errKey("heads", "%d heads do not divide hidden %d (set head_dim)", a.Heads, a.Hidden)
+	if fe := a.checkMixers(); fe != nil {
+		return fe
+	}
+	attention := a.kindLayers[kindIndex(LayerAttention)] > 0
+	if e := checkSize("heads", a.Heads, !attention); e != nil {
+		return e
+	}
+	// Only recurrent models may lack an MLP (Mamba, Mamba-2).
+	if e := checkSize("intermediate", a.Intermediate, a.kindLayers[kindIndex(LayerAttention)] < a.Layers); e != nil {
+		return e
+	}
+	if a.Heads == 0 {
+		// A model without attention layers has no K/V heads.
+		if a.KVHeads != 0 || a.HeadDim != 0 {
+			return errKey("kv_heads", "needs heads > 0")
 		}
-		a.HeadDim = a.Hidden / a.Heads
-	}
-	if a.KVHeads == 0 {
-		a.KVHeads = a.Heads
-	}
-	if a.Heads%a.KVHeads != 0 {
-		return errKey("kv_heads", "%d kv heads do not divide %d heads", a.KVHeads, a.Heads)
+	} else if e := a.checkHeads(); e != nil {
+		return e
 	}
 	if a.EmbedDim == 0 {
 		a.EmbedDim = a.Hidden
@@ -88,7 +95,8 @@ func (a *Arch) check() *fieldError {
 	if e := checkEnum("norm", &a.Norm, norms); e != nil {
 		return e
 	}
-	if e := checkEnum("activation", &a.Activation, activations); e != nil {
+	noMLP := a.Intermediate == 0 && a.MoE == nil
+	if e := checkEnum("activation", &a.Activation, activations); e != nil && !(noMLP && a.Activation == "") {
 		return e
 	}
 	if e := checkEnum("position", &a.Position, positions); e != nil {
@@ -102,8 +110,32 @@ func (a *Arch) check() *fieldError {
 		return errKey("dtype", "%v", err)
 	}
 	a.DType = string(d)
+	if a.StateDType != "" {
+		sd, err := dtype.Parse(a.StateDType)
+		if err != nil {
+			return errKey("state_dtype", "%v", err)
+		}
+		a.StateDType = string(sd)
+	}
 	if a.MoE != nil {
 		return a.MoE.check()
+	}
+	return nil
+}
+
+// checkHeads fills head_dim and kv_heads and checks that they divide.
+func (a *Arch) checkHeads() *fieldError {
+	if a.HeadDim == 0 {
+		if a.Hidden%a.Heads != 0 {
+			return errKey("heads", "%d heads do not divide hidden %d (set head_dim)", a.Heads, a.Hidden)
+		}
+		a.HeadDim = a.Hidden / a.Heads
+	}
+	if a.KVHeads == 0 {
+		a.KVHeads = a.Heads
+	}
+	if a.Heads%a.KVHeads != 0 {
+		return errKey("kv_heads", "%d kv heads do not divide %d heads", a.KVHeads, a.Heads)
 	}
 	return nil
 }
