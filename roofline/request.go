@@ -20,6 +20,11 @@ type RequestCost struct {
 	LastDecode  StepCost // decode step at context Prompt+Output-2
 	FLOPs       float64  // whole request batch
 	Bytes       float64
+
+	// IntervalSeconds is, under pipeline parallelism (RequestParallel),
+	// the time per batch of requests when PP such batches are in flight:
+	// the sum of the steps' StepCost.IntervalSeconds. Zero otherwise.
+	IntervalSeconds float64
 }
 
 // Builder fills g with the graph of one step over seqs: the model's graph,
@@ -43,6 +48,19 @@ func Request(m *models.Model, dev *hw.Device, batch, prompt, output int, p model
 // output tokens on dev, building each step with build. It walks every
 // decode step, since attention cost grows with the context.
 func RequestWith(build Builder, dev *hw.Device, batch, prompt, output int) RequestCost {
+	full := func(g *models.Graph) StepCost { return Step(g, dev) }
+	fast := func(g *models.Graph) (seconds, flops, bytes float64) {
+		seconds = StepSeconds(g, dev)
+		flops, bytes = g.Totals()
+		return seconds, flops, bytes
+	}
+	return request(build, full, fast, batch, prompt, output)
+}
+
+// request walks the steps of the requests: full prices the prefill and
+// the first and last decode steps with their op tables, fast every decode
+// step's seconds, FLOPs and bytes.
+func request(build Builder, full func(*models.Graph) StepCost, fast func(*models.Graph) (seconds, flops, bytes float64), batch, prompt, output int) RequestCost {
 	r := RequestCost{Batch: batch, Prompt: prompt, Output: output}
 	seqs := make([]models.Seq, batch)
 	for i := range seqs {
@@ -50,7 +68,7 @@ func RequestWith(build Builder, dev *hw.Device, batch, prompt, output int) Reque
 	}
 	var g models.Graph
 	build(&g, seqs)
-	r.Prefill = Step(&g, dev)
+	r.Prefill = full(&g)
 	r.TTFTSeconds = r.Prefill.Seconds
 	r.E2ESeconds = r.TTFTSeconds
 	r.FLOPs, r.Bytes = r.Prefill.FLOPs, r.Prefill.Bytes
@@ -60,7 +78,7 @@ func RequestWith(build Builder, dev *hw.Device, batch, prompt, output int) Reque
 		}
 		build(&g, seqs)
 		if step == 0 || step == output-2 {
-			c := Step(&g, dev)
+			c := full(&g)
 			if step == 0 {
 				r.FirstDecode = c
 			}
@@ -68,8 +86,7 @@ func RequestWith(build Builder, dev *hw.Device, batch, prompt, output int) Reque
 				r.LastDecode = c
 			}
 		}
-		seconds := StepSeconds(&g, dev)
-		flops, bytes := g.Totals()
+		seconds, flops, bytes := fast(&g)
 		r.E2ESeconds += seconds
 		r.FLOPs += flops
 		r.Bytes += bytes

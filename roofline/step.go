@@ -7,15 +7,23 @@ import (
 
 // StepCost is the price of one forward step (one models.Graph).
 type StepCost struct {
-	Seconds        float64 // ops plus the device's per-step overhead
+	Seconds        float64 // ops plus the device's per-step overhead (Parallel.Step: through all stages)
 	ComputeSeconds float64 // sum over ops
 	MemorySeconds  float64 // sum over ops
-	FLOPs          float64
-	Bytes          float64
-	Bound          Bound // the bound of the ops that take most of the time
+	FLOPs          float64 // Parallel.Step: all GPUs together
+	Bytes          float64 // main memory; Parallel.Step: all GPUs together
+	Bound          Bound   // the bound of the ops that take most of the time
 	Seqs           int
 	Tokens         int
 	Ops            []OpCost
+
+	// Set by Parallel.Step (zero on one GPU):
+	StageSeconds      []float64 // each pipeline stage, its collectives included
+	SendSeconds       float64   // one hand-off between two stages
+	CollectiveSeconds float64   // tensor-parallel all-reduces and all-gather, all stages
+	// IntervalSeconds is the time between two micro-batches' completions
+	// when PP of them are in flight: max(slowest stage, Seconds / PP).
+	IntervalSeconds float64
 }
 
 // Step prices every op of g on dev and adds the per-step overhead.

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -101,18 +102,18 @@ type PublishedResult struct {
 
 // PredictPublished predicts a published figure with the built-in
 // descriptions. Activations run in the weight format for 8-bit and wider
-// weights (FP8 engines run W8A8).
+// weights (FP8 engines run W8A8). Rows with TP > 1 name a system (dgx-h100,
+// dgx-a100, ...) and are priced with roofline.Parallel on its GPU-GPU link:
+// one GPU's shard of each step plus two all-reduces per layer (NCCL's choice
+// of ring or tree per message). Nothing here is fitted to the rows.
 func PredictPublished(p Published) PublishedResult {
 	r := PublishedResult{Published: p}
-	if p.TP > 1 {
-		r.Skipped = "needs tensor parallelism in the analytic path"
-		return r
-	}
-	dev, err := hw.LoadDevice(p.HW)
+	sys, err := hw.Load(p.HW)
 	if err != nil {
 		r.Skipped = err.Error()
 		return r
 	}
+	dev := sys.Primary().Device
 	m, err := models.Load(p.Model)
 	if err != nil {
 		r.Skipped = err.Error()
@@ -123,13 +124,26 @@ func PredictPublished(p Published) PublishedResult {
 		prec.Activations = dtype.BF16
 	}
 	build := roofline.ModelBuilder(m, prec, models.Options{})
+	request := func(batch, prompt, output int) roofline.RequestCost {
+		return roofline.RequestWith(build, dev, batch, prompt, output)
+	}
+	if p.TP > 1 {
+		if errs := roofline.CheckParallel(m, sys, p.TP, 1); len(errs) > 0 {
+			r.Skipped = fmt.Sprintf("tp %d on %s: %v", p.TP, p.HW, errors.Join(errs...))
+			return r
+		}
+		par := roofline.NewParallel(m, prec, p.TP, 1, roofline.CollectiveAuto, roofline.GroupLink(sys))
+		request = func(batch, prompt, output int) roofline.RequestCost {
+			return roofline.RequestParallel(build, dev, &par, batch, prompt, output)
+		}
+	}
 	switch p.Metric {
 	case MetricTTFT:
-		r.Predicted = roofline.RequestWith(build, dev, p.Batch, p.Prompt, 1).TTFTSeconds
+		r.Predicted = request(p.Batch, p.Prompt, 1).TTFTSeconds
 	case MetricTPOT:
-		r.Predicted = roofline.RequestWith(build, dev, p.Batch, p.Prompt, 2).TPOTSeconds
+		r.Predicted = request(p.Batch, p.Prompt, 2).TPOTSeconds
 	case MetricThroughput:
-		c := roofline.RequestWith(build, dev, p.Batch, p.Prompt, p.Output)
+		c := request(p.Batch, p.Prompt, p.Output)
 		r.Predicted = float64(p.Batch*p.Output) / c.E2ESeconds / float64(p.TP)
 	}
 	r.Error = r.Predicted/p.Value - 1

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/roofline"
 )
 
 // targetFlags are the flags every costing command shares: what hardware,
@@ -22,6 +24,11 @@ type targetFlags struct {
 	weights, activations, kv string
 	materialisedAttention    bool
 	kvScheme                 string
+	// tp, pp and collective are set by addParallelFlags (estimate,
+	// roofline); zero means one GPU.
+	tp, pp     int
+	collective string
+	parallelOn bool // addParallelFlags registered them
 }
 
 func addTargetFlags(fs *pflag.FlagSet) *targetFlags {
@@ -36,6 +43,15 @@ func addTargetFlags(fs *pflag.FlagSet) *targetFlags {
 	return t
 }
 
+// addParallelFlags registers --tp, --pp and --collective for the analytic
+// commands (simulate has its own, per replica).
+func addParallelFlags(fs *pflag.FlagSet, t *targetFlags) {
+	t.parallelOn = true
+	fs.IntVar(&t.tp, "tp", 1, "tensor-parallel GPUs (Megatron-style: weights, heads and KV split; 2 all-reduces per layer on the system's GPU-GPU link; needs a system such as dgx-h100)")
+	fs.IntVar(&t.pp, "pp", 1, "pipeline-parallel stages (layers split; activations handed from stage to stage over the GPU-GPU link)")
+	fs.StringVar(&t.collective, "collective", "auto", "TP all-reduce algorithm: ring, tree or auto (the faster per message, as NCCL)")
+}
+
 // target is a resolved costing setup.
 type target struct {
 	system *hw.System
@@ -44,6 +60,8 @@ type target struct {
 	prec   models.Precision
 	opts   models.Options
 	kv     kvcache.Scheme
+	// par is the TP × PP split; nil on one GPU.
+	par *roofline.Parallel
 }
 
 // build fills g with one step of the target: the model graph rewritten by
@@ -75,6 +93,10 @@ func (t *targetFlags) resolve() (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--kv-scheme: %w", err)
 	}
+	par, err := t.parallel(sys, m, prec)
+	if err != nil {
+		return nil, err
+	}
 	return &target{
 		system: sys,
 		device: sys.Primary().Device,
@@ -82,7 +104,39 @@ func (t *targetFlags) resolve() (*target, error) {
 		prec:   prec,
 		opts:   models.Options{MaterialisedAttention: t.materialisedAttention},
 		kv:     scheme,
+		par:    par,
 	}, nil
+}
+
+// parallel validates --tp, --pp and --collective against the system and
+// the model; nil when the work runs on one GPU. A bare device has no
+// GPU-GPU link, so TP or PP above 1 needs a system that names one (no
+// link is assumed: its rate decides the collectives).
+func (t *targetFlags) parallel(sys *hw.System, m *models.Model, prec models.Precision) (*roofline.Parallel, error) {
+	if t.parallelOn && (t.tp < 1 || t.pp < 1) {
+		return nil, fmt.Errorf("--tp %d, --pp %d: must be at least 1", t.tp, t.pp)
+	}
+	switch t.collective {
+	case "", roofline.CollectiveAuto, roofline.CollectiveRing, roofline.CollectiveTree:
+	default:
+		return nil, fmt.Errorf("--collective: unknown algorithm %q (want ring, tree or auto)", t.collective)
+	}
+	tp, pp := max(t.tp, 1), max(t.pp, 1)
+	if tp == 1 && pp == 1 {
+		return nil, nil
+	}
+	if errs := roofline.CheckParallel(m, sys, tp, pp); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		if sys.Primary().Count == 1 {
+			msgs = append(msgs, fmt.Sprintf("--hw %s is a single device: give a system with GPU-GPU links such as dgx-h100, dgx-a100 or dgx-h200 (llmsim hw list)", t.hw))
+		}
+		return nil, fmt.Errorf("--tp %d --pp %d: %s", tp, pp, strings.Join(msgs, "; "))
+	}
+	p := roofline.NewParallel(m, prec, tp, pp, t.collective, roofline.GroupLink(sys))
+	return &p, nil
 }
 
 // parsePrecision reads the three dtype flags. Activations default to bf16
@@ -146,6 +200,10 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// CreateTemp makes the file private (0600); results are ordinary files.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.Rename(tmp.Name(), path)

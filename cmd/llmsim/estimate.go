@@ -17,6 +17,7 @@ roofline model of the device (calibrated efficiency curves and overheads).
 
   llmsim estimate --hw h100-sxm --model llama3-8b --phase decode --batch 32 --context 4096
   llmsim estimate --phase request --batch 1 --prompt 2048 --output 256 -o json
+  llmsim estimate --hw dgx-h100 --model llama3-70b --tp 4 --phase request --prompt 512 --output 64
 
 Phases:
   prefill   one step over --batch prompts of --prompt tokens each (nothing cached)
@@ -24,6 +25,15 @@ Phases:
             already hold --context tokens in the KV cache
   request   --batch requests arriving together: a prefill step, then --output-1
             decode steps whose context grows by one token each
+
+Tensor and pipeline parallelism (--tp, --pp, --collective) need a system with
+a link among its GPUs (dgx-h100, dgx-a100, dgx-h200, ...; a bare device is
+refused). TP shards every layer Megatron-style (weights, heads, KV heads up to
+kv_heads) and adds two all-reduces of tokens × hidden per layer plus a logits
+all-gather; PP splits the layers into stages that a step passes one after
+another, handing activations over the link (each stage pays the device's step
+overhead). Latency and ops are per GPU; flops, bytes, energy and cost cover
+all GPUs; memory is one GPU's (the biggest stage's).
 
 Output fields (JSON names; the table shows the same):
   seconds            latency of the step (prefill/decode) or end-to-end latency of
@@ -33,8 +43,9 @@ Output fields (JSON names; the table shows the same):
   tokens_per_second  prefill: prompt tokens processed per second; decode and
                      request: generated tokens per second over the batch
   flops, bytes       arithmetic operations and main-memory traffic of the work
-  bound              what limits most of the time: compute, memory or overhead
-                     (fixed kernel costs exceed both roofs)
+  bound              what limits most of the time: compute, memory, overhead
+                     (fixed kernel costs exceed both roofs) or link (TP/PP
+                     communication)
   params             model parameters (all experts counted)
   memory             weights_bytes, kv_bytes (KV cache at the largest context the
                      work reaches), activation_bytes (peak live activations),
@@ -44,9 +55,22 @@ Output fields (JSON names; the table shows the same):
                      power description)
   cost               usd (rented time at the device price) and
                      usd_per_million_tokens
+  tp, pp, gpus       tensor- and pipeline-parallel degrees and their product
+  link               the GPU-GPU link of TP/PP traffic (when gpus > 1)
+  collective_seconds time in TP all-reduces and all-gathers over all steps
+  pipeline           with --pp > 1: stage_seconds (each stage of the step shown:
+                     the step, or the request's first decode step, collectives
+                     included), send_seconds (one hand-off), bubble_fraction (GPU
+                     idle share when one batch passes the stages alone),
+                     interval_seconds (time per batch with PP batches in flight:
+                     max(slowest stage, latency / PP) per step) and
+                     pipelined_tokens_per_second (tokens / interval_seconds)
   ops                per op (summed over layers): name, step (prefill|decode),
                      device, repeat (executions per step), seconds, flops, bytes,
-                     intensity (FLOPs/byte), bound
+                     intensity (FLOPs/byte), bound; under TP one GPU's shard, plus
+                     rows allreduce (2 per layer), allgather (logits) and
+                     stage_send (PP - 1 hand-offs) whose device is the link, bytes
+                     the tensor moved and bound "link"
 `
 
 func init() {
@@ -62,8 +86,10 @@ type estimateFlags struct {
 }
 
 func runEstimate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("estimate", estimateHelp, stderr)
+	fs := newFlags("estimate", estimateHelp+estimateOffloadHelp, stderr)
 	f := addEstimateFlags(fs)
+	addParallelFlags(fs, f.target)
+	offloadSpec := fs.String("offload", "", offloadFlagUsage)
 	fs.StringVarP(&f.format, "output-format", "o", "table", "table, json or csv")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,6 +106,9 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	t, err := f.target.resolve()
 	if err != nil {
 		return err
+	}
+	if *offloadSpec != "" {
+		return runEstimateOffload(t, *f, *offloadSpec, stdout)
 	}
 	e, err := computeEstimate(t, *f)
 	if err != nil {
@@ -150,10 +179,11 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		for i := range seqs {
 			seqs[i] = models.Seq{New: f.prompt}
 		}
-		t.build(&g, seqs)
-		step := roofline.Step(&g, dev)
+		t.buildShard(&g, seqs)
+		step := t.step(&g)
 		e.setStep(step, "prefill", float64(f.batch*f.prompt))
-		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.prompt), t.prec))
+		e.setParallel(t, step, step.IntervalSeconds, step.CollectiveSeconds)
+		e.Memory = newMemory(t.memory(&g, f.batch, f.prompt))
 	case "decode":
 		if err := contextLimit(m, f.context+1, "--context"); err != nil {
 			return nil, err
@@ -162,22 +192,24 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		for i := range seqs {
 			seqs[i] = models.Seq{Cached: f.context, New: 1}
 		}
-		t.build(&g, seqs)
-		step := roofline.Step(&g, dev)
+		t.buildShard(&g, seqs)
+		step := t.step(&g)
 		e.setStep(step, "decode", float64(f.batch))
-		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.context+1), t.prec))
+		e.setParallel(t, step, step.IntervalSeconds, step.CollectiveSeconds)
+		e.Memory = newMemory(t.memory(&g, f.batch, f.context+1))
 	case "request":
 		if err := contextLimit(m, f.prompt+f.output, "--prompt + --output"); err != nil {
 			return nil, err
 		}
 		e.Prompt, e.Output = f.prompt, f.output
-		r := roofline.RequestWith(t.build, dev, f.batch, f.prompt, f.output)
+		r := t.request(f.batch, f.prompt, f.output)
 		e.setRequest(r)
+		e.setParallelRequest(t, r)
 		for i := range seqs {
 			seqs[i] = models.Seq{New: f.prompt}
 		}
-		t.build(&g, seqs)
-		e.Memory = newMemory(roofline.MemoryWith(m, dev, &g, m.WeightBytes(t.prec.Weights), t.kvBytes(f.batch, f.prompt+f.output), t.prec))
+		t.buildShard(&g, seqs)
+		e.Memory = newMemory(t.memory(&g, f.batch, f.prompt+f.output))
 	}
 	e.setEnergy(dev, roofline.Peak(dev, hw.ClassGEMM, t.prec.Activations))
 	return e, nil

@@ -26,6 +26,10 @@ type estimate struct {
 	Activations string `json:"act_dtype"`
 	KV          string `json:"kv_dtype"`
 	KVScheme    string `json:"kv_scheme"`
+	TP          int    `json:"tp"`
+	PP          int    `json:"pp"`
+	GPUs        int    `json:"gpus"`
+	Link        string `json:"link,omitempty"` // the GPU-GPU link of TP/PP traffic
 
 	Seconds         float64 `json:"seconds"`
 	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
@@ -35,6 +39,9 @@ type estimate struct {
 	Bytes           float64 `json:"bytes"`
 	Bound           string  `json:"bound"`
 	Params          float64 `json:"params"`
+
+	CollectiveSeconds float64       `json:"collective_seconds,omitempty"`
+	Pipeline          *pipelineJSON `json:"pipeline,omitempty"`
 
 	Memory memoryJSON `json:"memory"`
 	Energy energyJSON `json:"energy"`
@@ -116,8 +123,14 @@ func (e *estimate) setRequest(r roofline.RequestCost) {
 	}
 }
 
+// setEnergy prices the work on e.GPUs devices, each doing its share for
+// the whole time (idle power included while it waits).
 func (e *estimate) setEnergy(dev *hw.Device, peakFLOPS float64) {
-	en := roofline.EnergyOf(dev, e.Seconds, e.FLOPs, e.Bytes, peakFLOPS)
+	gpus := float64(max(e.GPUs, 1))
+	en := roofline.EnergyOf(dev, e.Seconds, e.FLOPs/gpus, e.Bytes/gpus, peakFLOPS)
+	en.Joules *= gpus
+	en.AverageWatts *= gpus
+	en.USD *= gpus
 	e.Energy = energyJSON{Joules: en.Joules, AverageWatts: en.AverageWatts}
 	e.Cost = costJSON{USD: en.USD}
 	if e.tokens > 0 {
@@ -130,6 +143,14 @@ func writeEstimateTable(w io.Writer, e *estimate) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s (%.3g params)\n", e.Model, e.Params)
 	fmt.Fprintf(tw, "hardware\t%s (device %s)\n", e.Hardware, e.Device)
+	if e.GPUs > 1 {
+		fmt.Fprintf(tw, "parallel\tTP %d × PP %d = %d GPUs on %s, collectives %s", e.TP, e.PP, e.GPUs, e.Link, seconds(e.CollectiveSeconds))
+		if p := e.Pipeline; p != nil {
+			fmt.Fprintf(tw, "; stages %s, hand-off %s, bubbles %.1f%%, %.1f tokens/s with %d micro-batches in flight",
+				secondsList(p.StageSeconds), seconds(p.SendSeconds), 100*p.BubbleFraction, p.PipelinedTokensPerSecond, e.PP)
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintf(tw, "work\t%s, batch %d, prompt %d, context %d, output %d, dtype %s/%s/kv %s\n",
 		e.Phase, e.Batch, e.Prompt, e.Context, e.Output, e.Weights, e.Activations, e.KV)
 	fmt.Fprintf(tw, "latency\t%s", seconds(e.Seconds))
@@ -139,7 +160,12 @@ func writeEstimateTable(w io.Writer, e *estimate) error {
 	fmt.Fprintf(tw, "\nthroughput\t%.1f tokens/s\n", e.TokensPerSecond)
 	fmt.Fprintf(tw, "work\t%.3g FLOPs, %.3g bytes, %s-bound\n", e.FLOPs, e.Bytes, e.Bound)
 	m := e.Memory
-	fmt.Fprintf(tw, "memory\t%s weights + %s KV + %s activations + %s reserved = %s of %s (fits: %v)\n",
+	if e.GPUs > 1 {
+		fmt.Fprint(tw, "memory per GPU")
+	} else {
+		fmt.Fprint(tw, "memory")
+	}
+	fmt.Fprintf(tw, "\t%s weights + %s KV + %s activations + %s reserved = %s of %s (fits: %v)\n",
 		gib(m.WeightsBytes), gib(m.KVBytes), gib(m.ActivationBytes), gib(m.ReservedBytes), gib(m.TotalBytes), gib(m.CapacityBytes), m.Fits)
 	fmt.Fprintf(tw, "energy\t%.3g J (%.3g J/token, %.0f W average)\n", e.Energy.Joules, e.Energy.JoulesPerToken, e.Energy.AverageWatts)
 	fmt.Fprintf(tw, "cost\t$%.3g per million tokens\n\n", e.Cost.USDPerMillionTokens)
@@ -176,6 +202,18 @@ func seconds(s float64) string {
 		return fmt.Sprintf("%.3f ms", s*1e3)
 	}
 	return fmt.Sprintf("%.2f µs", s*1e6)
+}
+
+// secondsList formats durations joined by " + ".
+func secondsList(s []float64) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += " + "
+		}
+		out += seconds(v)
+	}
+	return out
 }
 
 func gib(b float64) string { return fmt.Sprintf("%.2f GiB", b/(1<<30)) }

@@ -14,7 +14,8 @@ const rooflineHelp = `llmsim roofline — place every op of a step on the device
 
   llmsim roofline --hw h100-sxm --model llama3-8b --phase decode --batch 32 --context 4096 --plot ops.svg
 
-Takes the same flags as estimate. Output fields, per op (summed over layers):
+Takes the same flags as estimate (with --tp, one GPU's shard of each op; the
+link's collectives are left out). Output fields, per op (summed over layers):
   op                 canonical op name (qkv, attn, gate_up, ...)
   step               prefill or decode
   intensity          arithmetic intensity, FLOPs per byte of main-memory traffic
@@ -33,6 +34,7 @@ func init() {
 func runRoofline(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("roofline", rooflineHelp, stderr)
 	f := addEstimateFlags(fs)
+	addParallelFlags(fs, f.target)
 	plotPath := fs.String("plot", "", "write the roofline chart to this file (.png, .svg, .pdf)")
 	fs.StringVarP(&f.format, "output-format", "o", "table", "table or json")
 	if err := fs.Parse(args); err != nil {
@@ -61,6 +63,9 @@ func runRoofline(args []string, stdout, stderr io.Writer) error {
 	rows := make([]rooflineRow, 0, len(e.Ops))
 	points := make([]report.RooflinePoint, 0, len(e.Ops))
 	for _, o := range e.Ops {
+		if o.Bound == string(roofline.LinkBound) {
+			continue // TP/PP communication has no place on the device's roofline
+		}
 		r := rooflineRow{Op: o.Name, Step: o.Step, Intensity: o.Intensity, Seconds: o.Seconds, Bound: o.Bound,
 			RoofFLOPs: min(peak, bw*o.Intensity)}
 		if o.Seconds > 0 {
