@@ -358,8 +358,14 @@ func (s *fgStep) loadWeights(g *Graph, u, after int) int {
 	return s.toGPU(g, s.f.W[1]*w, s.f.W[2]*w, s.f.PinWeights, TagWeights, after)
 }
 
+// kvRead is the cache one GPU batch reads in one layer: the stored bytes at
+// its context, so a budgeted KV scheme (H2O, window) moves only what it
+// keeps.
 func (s *fgStep) kvRead() float64 {
-	return float64(s.gbs*s.cached) * s.sz.KVPerTokenLayer
+	if s.cached == 0 {
+		return 0
+	}
+	return float64(s.gbs) * s.t.kvBytes(s.cached) / float64(s.sz.Layers)
 }
 
 func (s *fgStep) loadKV(g *Graph, u, after int) int {

@@ -17,7 +17,7 @@ func (f *FlexGen) memory(t *Target, n *node, sz sizes, gbs, ngb int, w Workload)
 	bls := float64(gbs * ngb)
 	kvAll := bls * t.kvBytes(w.Prompt+w.Output)
 	hidden := bls * float64(w.Prompt) * sz.HiddenPerToken
-	kvBatchLayer := float64(gbs*(w.Prompt+w.Output)) * sz.KVPerTokenLayer
+	kvBatchLayer := float64(gbs) * t.kvBytes(w.Prompt+w.Output) / float64(sz.Layers)
 	hiddenBatch := float64(gbs*w.Prompt) * sz.HiddenPerToken
 	var g models.Graph
 	if f.PrefillChunk > 0 {

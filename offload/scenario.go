@@ -12,6 +12,7 @@ import (
 	"github.com/llmsim/llmsim/configs"
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 )
 
@@ -42,6 +43,9 @@ type RunSpec struct {
 	Weights string `toml:"dtype"`
 	Act     string `toml:"act_dtype"`
 	KV      string `toml:"kv_dtype"`
+	// KVScheme is a KV-cache scheme (kvcache.Parse spec, e.g.
+	// "h2o:heavy=0.1,recent=0.1") applied inside the offloading scheme.
+	KVScheme string `toml:"kv_scheme"`
 }
 
 // Check compares a metric with a claim.
@@ -110,6 +114,11 @@ func ParseScenario(data []byte, file string) (*Scenario, error) {
 		ids[r.ID] = true
 		if _, err := Parse(r.Offload); err != nil {
 			return nil, fmt.Errorf("%s: run %s: %w", file, r.ID, err)
+		}
+		if r.KVScheme != "" {
+			if _, err := kvcache.Parse(r.KVScheme); err != nil {
+				return nil, fmt.Errorf("%s: run %s: kv_scheme: %w", file, r.ID, err)
+			}
 		}
 		if r.Prompt < 1 || r.Output < 1 || r.Batch < -1 {
 			return nil, fmt.Errorf("%s: run %s: prompt and output must be ≥ 1, batch ≥ -1", file, r.ID)
@@ -193,6 +202,13 @@ func (r RunSpec) Execute() (*Result, error) {
 		return nil, err
 	}
 	t := NewTarget(sys, m, p)
+	if r.KVScheme != "" {
+		kv, err := kvcache.Parse(r.KVScheme)
+		if err != nil {
+			return nil, err
+		}
+		t.UseKVScheme(kv)
+	}
 	w := Workload{Batch: r.Batch, Prompt: r.Prompt, Output: r.Output}
 	if r.Batch == -1 {
 		if w.Batch, err = MaxBatch(scheme, t, w); err != nil {

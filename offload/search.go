@@ -168,7 +168,7 @@ func (e *estimator) layerSeconds(f *FlexGen, s *fgStep, ngb int) float64 {
 		stretch = 1 / f.Pageable
 	}
 	cpuAttn := f.CPUAttention && s.cached > 0
-	kvRead := float64(e.gbs*s.cached) * e.sz.KVPerTokenLayer
+	kvRead := s.kvRead()
 	kvNew := float64(e.gbs*s.newToks) * e.sz.KVPerTokenLayer
 	hidden := float64(e.gbs*s.newToks) * e.sz.HiddenPerToken
 	a := e.t.Prec.Activations.Bytes()

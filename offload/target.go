@@ -5,6 +5,7 @@ import (
 
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 	"github.com/llmsim/llmsim/roofline"
 )
@@ -28,6 +29,10 @@ type Target struct {
 // samples the first).
 type Workload struct {
 	Batch, Prompt, Output int
+
+	// step, when set, makes runSteps execute only this one step (the step
+	// pricer, StepSeconds).
+	step *stepProbe
 }
 
 // Tokens is the number of generated tokens.
@@ -60,6 +65,17 @@ func NewTarget(sys *hw.System, m *models.Model, p models.Precision) *Target {
 		p.KV = p.Activations
 	}
 	return &Target{System: sys, Model: m, Prec: p}
+}
+
+// UseKVScheme makes every step of the target follow a KV-cache scheme: its
+// graph rewrite (tokens kept, bytes read, score tracking) and its stored
+// bytes per sequence, inside whatever offloading scheme runs.
+func (t *Target) UseKVScheme(s kvcache.Scheme) {
+	t.Build = func(g *models.Graph, seqs []models.Seq) {
+		t.Model.GraphInto(g, seqs, t.Prec, t.Opts)
+		s.Rewrite(g, t.Model, seqs, t.Prec)
+	}
+	t.KVBytes = func(tokens int) float64 { return s.StoredBytes(t.Model, tokens, t.Prec.KV) }
 }
 
 func (t *Target) build(g *models.Graph, seqs []models.Seq) {

@@ -15,7 +15,10 @@ import (
 
 // Result is the outcome of one scenario.
 type Result struct {
-	Scenario      string  `json:"scenario"`
+	Scenario string `json:"scenario"`
+	// Check names one of an offload scenario's several checks; empty for
+	// a KV-cache scenario (one claim each).
+	Check         string  `json:"check,omitempty"`
 	Paper         string  `json:"paper"`
 	Claim         string  `json:"claim"`
 	Metric        string  `json:"metric"`
@@ -24,13 +27,19 @@ type Result struct {
 	Simulated     float64 `json:"simulated"`
 	RelativeError float64 `json:"relative_error"` // simulated / claimed − 1
 	Tolerance     float64 `json:"tolerance"`
-	Pass          bool    `json:"pass"`
-	Expect        string  `json:"expect"` // pass, or miss for a known unreproduced claim
-	Setup         string  `json:"setup"`
-	Baseline      string  `json:"baseline"` // canonical specs
-	Scheme        string  `json:"scheme"`
-	Gap           string  `json:"gap"`
-	Source        string  `json:"source"`
+	// AbsoluteTolerance, when set, is the tolerance that decides pass
+	// (claims printed to few digits); Tolerance is then its relative size.
+	AbsoluteTolerance float64 `json:"absolute_tolerance,omitempty"`
+	Pass              bool    `json:"pass"`
+	Expect            string  `json:"expect"` // pass, or miss for a known unreproduced claim
+	// Calibrated marks a claim used to fit a constant of the simulator
+	// (consistency, not prediction).
+	Calibrated bool   `json:"calibrated,omitempty"`
+	Setup      string `json:"setup"`
+	Baseline   string `json:"baseline"` // canonical specs
+	Scheme     string `json:"scheme"`
+	Gap        string `json:"gap"`
+	Source     string `json:"source"`
 }
 
 // config is one side of a comparison: a costing target with a KV scheme.

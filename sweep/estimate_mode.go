@@ -5,6 +5,7 @@ import (
 
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/kvcache"
+	"github.com/llmsim/llmsim/offload"
 )
 
 // EstimateMetrics are the columns of an estimate sweep, named as the JSON
@@ -38,6 +39,10 @@ type estimatePlan struct {
 	stride  []int
 	work    []int // axis positions of workAxes
 	targets []resolved
+	// offload is the axis of --offload (-1: the mode has none); schemes
+	// its values parsed (nil for "", the plain estimate).
+	offload int
+	schemes []offload.Scheme
 }
 
 type resolved struct {
@@ -55,6 +60,16 @@ func prepareEstimate(s *Space, loader *Loader) (func() Evaluator, error) {
 	}
 	if err := checkEstimateValues(s, loader); err != nil {
 		return nil, err
+	}
+	p.offload = s.Axis("offload")
+	if p.offload >= 0 {
+		for _, v := range s.Axes[p.offload].Values {
+			var sc offload.Scheme
+			if v != "" {
+				sc, _ = offload.Parse(v) // checked above
+			}
+			p.schemes = append(p.schemes, sc)
+		}
 	}
 	n := 1
 	p.stride = make([]int, len(p.target))
@@ -104,6 +119,10 @@ func checkEstimateValues(s *Space, loader *Loader) error {
 				}
 			case "kv-scheme":
 				_, err = kvcache.Parse(v)
+			case "offload":
+				if v != "" {
+					_, err = offload.Parse(v)
+				}
 			case "phase":
 				err = Work{Phase: v, Batch: 1, Prompt: 1, Output: 1}.Check()
 			case "batch", "prompt", "output":
@@ -142,7 +161,13 @@ func (e *estimateEval) Eval(s *Space, idx []int, out []Value) error {
 		Phase: s.Value(p.work[0], idx), Batch: int(s.Num(p.work[1], idx)), Prompt: int(s.Num(p.work[2], idx)),
 		Context: int(s.Num(p.work[3], idx)), Output: int(s.Num(p.work[4], idx)),
 	}
-	r, err := e.est.Estimate(tr.t, w)
+	var r Result
+	var err error
+	if p.offload >= 0 && p.schemes[idx[p.offload]] != nil {
+		r, err = OffloadEstimate(tr.t, p.schemes[idx[p.offload]], w)
+	} else {
+		r, err = e.est.Estimate(tr.t, w)
+	}
 	if err != nil {
 		return err
 	}

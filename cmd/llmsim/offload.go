@@ -23,6 +23,7 @@ them and contend where they share a link.
   llmsim offload --hw t4-flexgen-paper --model opt-30b --offload accelerate:tier=cpu --batch 8
   llmsim offload list                 schemes and their parameters
   llmsim offload reproduce [--scenario NAME]   paper claims vs simulation
+                                      (alias of llmsim reproduce --kind offload)
 
 --batch 0 lets the scheme decide (FlexGen: gbs × ngb); --batch -1 takes the
 largest batch whose memory fits.

@@ -31,6 +31,14 @@ llmsim simulate (--mode simulate), with the same names and defaults. Each takes
   LO..HI        integers from LO to HI, step 1
   LO..HI:+S     arithmetic range; LO..HI:xF geometric range (F > 1)
 Numbers take k (×1024) and m (×1024²) suffixes: 1k..128k:x2 is 1024 ... 131072.
+--offload (estimate mode) sweeps offloading schemes: each point is then
+llmsim estimate --offload SPEC (the scheme's task graphs executed on the
+system's tiers); the empty value is the plain estimate, e.g.
+  llmsim sweep --hw t4-flexgen-paper --model opt-30b --phase request --output 32 \
+      --batch 8,64 --offload 'accelerate:tier=cpu;zero:tier=cpu;flexgen:w=20/80/0,c=0/100/0,a=0/100/0,cpuattn=1'
+The offload column appears only when --offload is given; for offload points
+memory is the accelerator's tier (fits: every tier's), bound is device, link
+or storage, energy and cost cover every device of the system.
 A sweep file (--file, TOML) gives the same: mode = "simulate" and a [params]
 table whose values are a string (parsed as above), a number or an array;
 flags override it.
@@ -73,9 +81,15 @@ type sweepFlags struct {
 func sweepModes() map[string][]sweep.Param {
 	efs := newFlags("estimate", "", io.Discard)
 	addEstimateFlags(efs)
+	efs.String("offload", "", offloadFlagUsage)
 	sfs := newFlags("simulate", "", io.Discard)
 	addSimulateFlags(sfs)
-	return map[string][]sweep.Param{"estimate": paramsOf(efs, true), "simulate": paramsOf(sfs, false)}
+	est := paramsOf(efs, true)
+	for i := range est {
+		// A column only when swept, so plain estimate sweeps keep their header.
+		est[i].Column = est[i].Column && est[i].Name != "offload"
+	}
+	return map[string][]sweep.Param{"estimate": est, "simulate": paramsOf(sfs, false)}
 }
 
 // notParams are simulate flags that name outputs, not configurations.
@@ -144,7 +158,7 @@ func addParamFlags(fs *pflag.FlagSet, modes map[string][]sweep.Param) map[string
 	for _, fsMode := range []struct {
 		name string
 		add  func(*pflag.FlagSet)
-	}{{"estimate", func(x *pflag.FlagSet) { addEstimateFlags(x) }}, {"simulate", func(x *pflag.FlagSet) { addSimulateFlags(x) }}} {
+	}{{"estimate", func(x *pflag.FlagSet) { addEstimateFlags(x); x.String("offload", "", offloadFlagUsage) }}, {"simulate", func(x *pflag.FlagSet) { addSimulateFlags(x) }}} {
 		x := newFlags(fsMode.name, "", io.Discard)
 		fsMode.add(x)
 		x.VisitAll(func(fl *pflag.Flag) { usage[fl.Name] = fl.Usage })

@@ -78,12 +78,83 @@ func TestSweepMatchesEstimate(t *testing.T) {
 	}
 }
 
+// An --offload axis: every offload point of the sweep is what estimate
+// --offload prints for it; the empty value is the plain estimate.
+func TestSweepOffloadMatchesEstimate(t *testing.T) {
+	params := sweepModes()["estimate"]
+	space, err := sweep.NewSpace(params, map[string][]string{
+		"hw": {"t4-flexgen-paper"}, "model": {"opt-6.7b"}, "phase": {"prefill", "decode", "request"},
+		"batch": {"1", "4"}, "prompt": {"256"}, "context": {"300"}, "output": {"4"},
+		"offload": {"", "zero:tier=cpu", "accelerate:tier=disk", "flexgen:w=50/50/0,c=0/100/0,a=100/0/0,cpuattn=1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := sweep.EstimateMode(params, &sweep.Loader{})
+	mk, err := mode.Prepare(space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := mk()
+	idx := make([]int, len(space.Axes))
+	out := make([]sweep.Value, len(mode.Metrics))
+	col := map[string]int{}
+	for i, m := range mode.Metrics {
+		col[m] = i
+	}
+	seen := 0
+	for i := 0; i < space.Size(); i++ {
+		space.Point(i, idx)
+		v := func(name string) string { return space.Value(space.Axis(name), idx) }
+		if err := ev.Eval(space, idx, out); err != nil {
+			t.Fatalf("point %d: %v", i, err)
+		}
+		spec := v("offload")
+		ef := addEstimateFlags(newFlags("estimate", "", os.Stderr))
+		ef.target.hw, ef.target.model = v("hw"), v("model")
+		ef.phase, ef.prompt, ef.context, ef.output = v("phase"), 256, 300, 4
+		ef.batch, _ = strconv.Atoi(v("batch"))
+		tg, err := ef.target.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec == "" {
+			want, _ := computeEstimate(tg, *ef)
+			if out[col["seconds"]].Num != want.Seconds {
+				t.Errorf("point %d: plain estimate %v, sweep %v", i, want.Seconds, out[col["seconds"]].Num)
+			}
+			continue
+		}
+		want, err := estimateOffload(tg, *ef, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		for name, w := range map[string]float64{
+			"seconds": want.Seconds, "ttft_seconds": want.TTFTSeconds, "tpot_seconds": want.TPOTSeconds,
+			"tokens_per_second": want.TokensPerSecond, "flops": want.FLOPs, "bytes": want.Bytes,
+			"weights_bytes": want.Memory.WeightsBytes, "total_bytes": want.Memory.TotalBytes,
+			"joules": want.Energy.Joules, "joules_per_token": want.Energy.JoulesPerToken, "usd_per_million_tokens": want.Cost.USDPerMillionTokens,
+		} {
+			if g := out[col[name]].Num; g != w {
+				t.Errorf("point %d (%s, %s): %s = %v, estimate --offload says %v", i, spec, v("phase"), name, g, w)
+			}
+		}
+		if out[col["bound"]].Str != want.Bound || (out[col["fits"]].Num != 0) != want.Memory.Fits {
+			t.Errorf("point %d: bound %q / fits differ from %q", i, out[col["bound"]].Str, want.Bound)
+		}
+	}
+	if seen != 18 {
+		t.Errorf("%d offload points, want 3 schemes × 3 phases × 2 batches", seen)
+	}
+}
+
 func TestSweepParamsAreEstimateFlags(t *testing.T) {
 	var names []string
 	for _, p := range sweepModes()["estimate"] {
 		names = append(names, p.Name+"="+p.Default)
 	}
-	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false phase=decode batch=1 prompt=512 context=1024 output=128"
+	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false phase=decode batch=1 prompt=512 context=1024 output=128 offload="
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("estimate sweep parameters:\n got %s\nwant %s", got, want)
 	}

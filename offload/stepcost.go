@@ -1,0 +1,171 @@
+package offload
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/models"
+)
+
+// stepProbe asks runSteps for one step of a given shape.
+type stepProbe struct {
+	cached, newTokens int
+	done              bool
+}
+
+// StepSeconds prices one forward step of the serving simulator under an
+// offloading scheme by executing the scheme's task graph for that step on
+// the target's resources (loads, stores and compute contending as in Run).
+//
+// seqs is the iteration's batch. Sequences decoding one token (Cached > 0,
+// New == 1) run as one uniform decode step at their mean context, rounded
+// (a decode step is linear in context: KV reads and attention FLOPs);
+// sequences processing prompt tokens run as one step per distinct
+// (Cached, New) shape, after the decode step — offloading engines do not
+// fuse prefill into decode batches. The step times add.
+//
+// It returns the step's seconds, the model FLOPs executed and the bytes
+// moved: memory traffic of the compute engines plus bytes over links and
+// storage channels. A FlexGen policy with a fixed block (gbs × ngb) keeps
+// its number of GPU batches (at most one per sequence) and pads the batch
+// to a multiple of it; flexgen:search=1 must be resolved first (Search).
+// Schemes without a per-step schedule (tpi, coe) return an error.
+func (t *Target) StepSeconds(s Scheme, seqs []models.Seq) (seconds, flops, bytes float64, err error) {
+	if len(seqs) == 0 {
+		return 0, 0, 0, fmt.Errorf("offload: StepSeconds: empty batch")
+	}
+	var decodes, cachedSum int
+	type shape struct{ cached, newTokens int }
+	var shapes []shape
+	counts := map[shape]int{}
+	for _, q := range seqs {
+		if q.New < 1 || q.Cached < 0 {
+			return 0, 0, 0, fmt.Errorf("offload: StepSeconds: sequence with %d cached and %d new tokens", q.Cached, q.New)
+		}
+		if q.New == 1 && q.Cached > 0 {
+			decodes++
+			cachedSum += q.Cached
+			continue
+		}
+		k := shape{q.Cached, q.New}
+		if counts[k] == 0 {
+			shapes = append(shapes, k)
+		}
+		counts[k]++
+	}
+	run := func(n, cached, newTokens int) error {
+		sec, f, b, err := t.uniformStep(s, n, cached, newTokens)
+		seconds, flops, bytes = seconds+sec, flops+f, bytes+b
+		return err
+	}
+	if decodes > 0 {
+		mean := (cachedSum + decodes/2) / decodes
+		if err := run(decodes, mean, 1); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	for _, k := range shapes {
+		if err := run(counts[k], k.cached, k.newTokens); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	return seconds, flops, bytes, nil
+}
+
+// uniformStep executes one step in which n sequences each hold cached
+// tokens and process newTokens.
+func (t *Target) uniformStep(s Scheme, n, cached, newTokens int) (seconds, flops, bytes float64, err error) {
+	r, err := t.Step(s, n, cached, newTokens)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, u := range r.Resources {
+		bytes += u.Bytes
+	}
+	return r.Seconds, r.FLOPs, bytes, nil
+}
+
+// Step executes one forward step of n sequences that each hold cached
+// tokens and process newTokens (a prefill when cached is 0, a decode step
+// when newTokens is 1) and returns its Result: Seconds is the step,
+// resources, breakdown and energy cover the step alone, and Memory is the
+// peak of a request that reaches cached + newTokens + 1 tokens (its
+// prefill included). Batch may exceed n when a FlexGen block pads it (see
+// StepSeconds).
+func (t *Target) Step(s Scheme, n, cached, newTokens int) (*Result, error) {
+	if n < 1 || cached < 0 || newTokens < 1 {
+		return nil, fmt.Errorf("offload: step of %d sequences with %d cached and %d new tokens", n, cached, newTokens)
+	}
+	probe := &stepProbe{cached: cached, newTokens: newTokens}
+	w := Workload{Batch: n, Prompt: cached + newTokens, Output: 1, step: probe}
+	if f, ok := s.(*FlexGen); ok {
+		if f.Search {
+			return nil, fmt.Errorf("offload: StepSeconds: resolve flexgen:search=1 into a policy first (offload.Search)")
+		}
+		c := *f
+		k := f.NumBatches
+		if k == 0 && f.GPUBatch > 0 {
+			k = (n + f.GPUBatch - 1) / f.GPUBatch
+		}
+		k = min(max(k, 1), n)
+		c.NumBatches, c.GPUBatch = k, (n+k-1)/k
+		w.Batch = c.NumBatches * c.GPUBatch
+		s = &c
+	}
+	r, err := s.Run(t, w)
+	if err != nil {
+		return nil, err
+	}
+	if !probe.done {
+		return nil, fmt.Errorf("offload: %s has no per-step schedule to price a single step", s)
+	}
+	return r, nil
+}
+
+// Estimate runs the work of `llmsim estimate --offload`: phase "prefill"
+// is one step of batch prompts of prompt tokens, "decode" one step of batch
+// sequences holding context tokens, "request" the whole run (Run). tokens
+// is what estimate's throughput and per-token figures count: prompt tokens
+// for prefill, generated tokens otherwise.
+func (t *Target) Estimate(s Scheme, phase string, batch, prompt, context, output int) (r *Result, tokens float64, err error) {
+	switch phase {
+	case "prefill":
+		r, err = t.Step(s, batch, 0, prompt)
+		tokens = float64(batch * prompt)
+	case "decode":
+		r, err = t.Step(s, batch, context, 1)
+		tokens = float64(batch)
+	case "request":
+		r, err = s.Run(t, Workload{Batch: batch, Prompt: prompt, Output: output})
+		tokens = float64(batch * output)
+	default:
+		err = fmt.Errorf("offload: unknown phase %q (want prefill, decode or request)", phase)
+	}
+	return r, tokens, err
+}
+
+// Busiest is the resource of r with the most busy time and what bounds the
+// run through it: "link" (a host link or network), "storage" (a disk,
+// flash or CSD NAND channel) or "device" (an engine: its own compute and
+// memory roofline).
+func (r *Result) Busiest(sys *hw.System) (ResourceUse, string) {
+	var b ResourceUse
+	for _, u := range r.Resources {
+		if u.BusySeconds > b.BusySeconds {
+			b = u
+		}
+	}
+	if b.Group == "" {
+		return b, "link"
+	}
+	if g := sys.Group(b.Group); g != nil {
+		switch k := g.Device.Kind; {
+		case k == hw.SSD || k == hw.Flash:
+			return b, "storage"
+		case k == hw.CSD && (strings.HasSuffix(b.Name, " read") || strings.HasSuffix(b.Name, " write")):
+			return b, "storage"
+		}
+	}
+	return b, "device"
+}
