@@ -6,6 +6,7 @@ import (
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/offload"
+	"github.com/llmsim/llmsim/roofline"
 )
 
 // EstimateMetrics are the columns of an estimate sweep, named as the JSON
@@ -43,6 +44,9 @@ type estimatePlan struct {
 	// its values parsed (nil for "", the plain estimate).
 	offload int
 	schemes []offload.Scheme
+	// tp, pp and collective are the axes of --tp, --pp and --collective
+	// (-1: not in the mode).
+	tp, pp, collective int
 }
 
 type resolved struct {
@@ -61,6 +65,7 @@ func prepareEstimate(s *Space, loader *Loader) (func() Evaluator, error) {
 	if err := checkEstimateValues(s, loader); err != nil {
 		return nil, err
 	}
+	p.tp, p.pp, p.collective = s.Axis("tp"), s.Axis("pp"), s.Axis("collective")
 	p.offload = s.Axis("offload")
 	if p.offload >= 0 {
 		for _, v := range s.Axes[p.offload].Values {
@@ -133,6 +138,16 @@ func checkEstimateValues(s *Space, loader *Loader) error {
 				if a.Nums[i] < 0 {
 					err = fmt.Errorf("must be at least 0, got %s", v)
 				}
+			case "tp", "pp":
+				if a.Nums[i] < 1 {
+					err = fmt.Errorf("must be at least 1, got %s", v)
+				}
+			case "collective":
+				switch v {
+				case "", roofline.CollectiveAuto, roofline.CollectiveRing, roofline.CollectiveTree:
+				default:
+					err = fmt.Errorf("unknown algorithm %q (want ring, tree or auto)", v)
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("--%s %s: %w", a.Name, v, err)
@@ -163,9 +178,25 @@ func (e *estimateEval) Eval(s *Space, idx []int, out []Value) error {
 	}
 	var r Result
 	var err error
-	if p.offload >= 0 && p.schemes[idx[p.offload]] != nil {
+	split := Split{TP: 1, PP: 1}
+	if p.tp >= 0 {
+		split.TP = int(s.Num(p.tp, idx))
+	}
+	if p.pp >= 0 {
+		split.PP = int(s.Num(p.pp, idx))
+	}
+	if p.collective >= 0 {
+		split.Collective = s.Value(p.collective, idx)
+	}
+	offloaded := p.offload >= 0 && p.schemes[idx[p.offload]] != nil
+	switch {
+	case offloaded && split.On():
+		err = fmt.Errorf("--offload with --tp %d --pp %d: offloading schemes run on one accelerator", split.TP, split.PP)
+	case offloaded:
 		r, err = OffloadEstimate(tr.t, p.schemes[idx[p.offload]], w)
-	} else {
+	case split.On():
+		r, err = ParallelEstimate(tr.t, split, w)
+	default:
 		r, err = e.est.Estimate(tr.t, w)
 	}
 	if err != nil {

@@ -81,16 +81,20 @@ type sweepFlags struct {
 func sweepModes() map[string][]sweep.Param {
 	efs := newFlags("estimate", "", io.Discard)
 	addEstimateFlags(efs)
+	addParallelFlags(efs, &targetFlags{})
 	efs.String("offload", "", offloadFlagUsage)
 	sfs := newFlags("simulate", "", io.Discard)
 	addSimulateFlags(sfs)
 	est := paramsOf(efs, true)
 	for i := range est {
 		// A column only when swept, so plain estimate sweeps keep their header.
-		est[i].Column = est[i].Column && est[i].Name != "offload"
+		est[i].Column = est[i].Column && !sweptOnly[est[i].Name]
 	}
 	return map[string][]sweep.Param{"estimate": est, "simulate": paramsOf(sfs, false)}
 }
+
+// sweptOnly are estimate parameters written as columns only when set.
+var sweptOnly = map[string]bool{"offload": true, "tp": true, "pp": true, "collective": true}
 
 // notParams are simulate flags that name outputs, not configurations.
 var notParams = map[string]bool{"output-format": true, "requests-csv": true, "trace": true}
@@ -158,7 +162,11 @@ func addParamFlags(fs *pflag.FlagSet, modes map[string][]sweep.Param) map[string
 	for _, fsMode := range []struct {
 		name string
 		add  func(*pflag.FlagSet)
-	}{{"estimate", func(x *pflag.FlagSet) { addEstimateFlags(x); x.String("offload", "", offloadFlagUsage) }}, {"simulate", func(x *pflag.FlagSet) { addSimulateFlags(x) }}} {
+	}{{"estimate", func(x *pflag.FlagSet) {
+		addEstimateFlags(x)
+		addParallelFlags(x, &targetFlags{})
+		x.String("offload", "", offloadFlagUsage)
+	}}, {"simulate", func(x *pflag.FlagSet) { addSimulateFlags(x) }}} {
 		x := newFlags(fsMode.name, "", io.Discard)
 		fsMode.add(x)
 		x.VisitAll(func(fl *pflag.Flag) { usage[fl.Name] = fl.Usage })

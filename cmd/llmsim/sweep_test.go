@@ -149,12 +149,81 @@ func TestSweepOffloadMatchesEstimate(t *testing.T) {
 	}
 }
 
+// Tensor- and pipeline-parallel points of a sweep are `llmsim estimate
+// --tp --pp` to the last bit; a split the system cannot hold is a failed
+// point with estimate's reason, not a dropped one.
+func TestSweepParallelMatchesEstimate(t *testing.T) {
+	params := sweepModes()["estimate"]
+	space, err := sweep.NewSpace(params, map[string][]string{
+		"hw": {"dgx-h100"}, "model": {"llama3-70b"}, "phase": {"prefill", "decode", "request"},
+		"batch": {"8"}, "prompt": {"1024"}, "context": {"2048"}, "output": {"16"},
+		"tp": {"1", "2", "8", "16"}, "pp": {"1", "2"}, "collective": {"ring"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := sweep.EstimateMode(params, &sweep.Loader{})
+	mk, err := mode.Prepare(space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := mk()
+	idx := make([]int, len(space.Axes))
+	out := make([]sweep.Value, len(mode.Metrics))
+	col := map[string]int{}
+	for i, m := range mode.Metrics {
+		col[m] = i
+	}
+	failed := 0
+	for i := 0; i < space.Size(); i++ {
+		space.Point(i, idx)
+		v := func(name string) string { return space.Value(space.Axis(name), idx) }
+		ef := addEstimateFlags(newFlags("estimate", "", os.Stderr))
+		ef.target.hw, ef.target.model, ef.target.parallelOn = v("hw"), v("model"), true
+		ef.phase, ef.batch, ef.prompt, ef.context, ef.output = v("phase"), 8, 1024, 2048, 16
+		ef.target.tp, _ = strconv.Atoi(v("tp"))
+		ef.target.pp, _ = strconv.Atoi(v("pp"))
+		ef.target.collective = "ring"
+		tg, terr := ef.target.resolve()
+		err := ev.Eval(space, idx, out)
+		if terr != nil || err != nil {
+			if terr == nil || err == nil {
+				t.Errorf("point %d (tp %s, pp %s): estimate error %v, sweep error %v", i, v("tp"), v("pp"), terr, err)
+			}
+			failed++
+			continue
+		}
+		want, err := computeEstimate(tg, *ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, w := range map[string]float64{
+			"seconds": want.Seconds, "ttft_seconds": want.TTFTSeconds, "tpot_seconds": want.TPOTSeconds,
+			"tokens_per_second": want.TokensPerSecond, "flops": want.FLOPs, "bytes": want.Bytes,
+			"weights_bytes": want.Memory.WeightsBytes, "kv_bytes": want.Memory.KVBytes, "total_bytes": want.Memory.TotalBytes,
+			"joules": want.Energy.Joules, "usd_per_million_tokens": want.Cost.USDPerMillionTokens,
+		} {
+			if g := out[col[name]].Num; g != w {
+				t.Errorf("point %d (tp %s, pp %s, %s): %s = %v, estimate says %v", i, v("tp"), v("pp"), v("phase"), name, g, w)
+			}
+		}
+		if out[col["bound"]].Str != want.Bound {
+			t.Errorf("point %d: bound %q, estimate %q", i, out[col["bound"]].Str, want.Bound)
+		}
+	}
+	// TP 16 does not fit the 8 GPUs of a DGX H100 (with either PP), nor
+	// does TP 8 × PP 2.
+	if failed != 3*3 {
+		t.Errorf("%d failed points, want 9 (tp 16 × pp 1/2 and tp 8 × pp 2, three phases)", failed)
+	}
+}
+
 func TestSweepParamsAreEstimateFlags(t *testing.T) {
 	var names []string
 	for _, p := range sweepModes()["estimate"] {
 		names = append(names, p.Name+"="+p.Default)
 	}
-	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false phase=decode batch=1 prompt=512 context=1024 output=128 offload="
+	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false phase=decode batch=1 prompt=512 context=1024 output=128 tp=1 pp=1 collective=auto offload="
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("estimate sweep parameters:\n got %s\nwant %s", got, want)
 	}
