@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -28,11 +29,24 @@ overhead). docs/SIMULATOR.md explains the model.
   llmsim simulate --workload chat --arrival gamma:rate=30,cv=2 --slo-ttft 0.5 --slo-tpot 0.05
   llmsim simulate --hw dgx-h100 --model llama3-70b --tp 4 --replicas 2 --router least-kv -o json
   llmsim simulate --hw dgx-h100 --disaggregate 2:2 --workload trace.jsonl --trace out.json
+  llmsim simulate --kv-scheme kivi:bits=2 --workload summarization --rate 2
+  llmsim simulate --workload rag:groups=8,prefix=4096 --prefix-caching --rate 8
 
 Workload: --workload takes a trace file (.csv, .jsonl) or a preset (chat,
 summarization, reasoning, rag[:groups=N,...]); otherwise --arrival (or
 --rate, Poisson) with --prompt-tokens and --output-tokens length specs
 (512, uniform:128..1024, normal:mean=512,std=64, lognormal:..., csv:FILE).
+KV cache: --kv-scheme (llmsim kvschemes) prices every iteration on the graph
+the scheme rewrites, as estimate does, and sizes each request's cache with its
+stored bytes in blocks of --block-size full-format tokens (eviction schemes stop
+growing at their budget; quantized formats fit more tokens). Its alloc stage
+sets the allocation: paged:block=B (and vattention) allocate on demand,
+contiguous[:max=N] reserves at admission. --prefix-caching (vLLM's automatic
+prefix caching) shares the whole blocks of a prefix group's common prompt tokens
+(or of a conversation's earlier turns, by session id) between the requests that
+hold them, keeps them cached after the last one finishes until their room is
+needed (least recently released first), and skips the prefill of a request's
+cached blocks; hydragen:prefix=P shares them without keeping them.
 Engines (--engine; default vllm-like):` + "%s" + `
 
 Output fields (JSON names; the table shows the same). Latencies are in seconds;
@@ -65,24 +79,36 @@ min and max are exact. Memory does not grow with the number of requests.
                           description), average_watts, joules_per_output_token
   cost                    usd of renting the devices for the duration and
                           usd_per_million_output_tokens
-  handoff                 (disaggregated) KV transfers, bytes, link_busy_fraction,
-                          link_bytes_per_second, mean_transfer_seconds
+  handoff                 (disaggregated) KV transfers, bytes (as the scheme stores
+                          them), link_busy_fraction, link_bytes_per_second,
+                          mean_transfer_seconds
+  prefix_cache            (--prefix-caching or hydragen) queried_tokens (tokens
+                          admitted requests had to prefill before the lookup),
+                          hit_tokens (found cached: prefill skipped, the tokens
+                          saved), hit_rate (hit / queried), evicted_blocks (cached
+                          blocks evicted for room)
   replicas                per replica: pool, device, gpus (TP×PP), kv_blocks and
                           kv_block_tokens (the cache: memory × utilisation − weights
-                          − peak activations − reserve), kv_mean_used and
-                          kv_peak_used (fractions of the blocks), busy_fraction (an
+                          − peak activations − reserve, in blocks of full-format
+                          tokens), kv_mean_used and kv_peak_used (fractions of the
+                          blocks held by requests; cached prefix blocks count as
+                          free), busy_fraction (an
                           iteration in progress, engine overhead included),
                           gpu_fraction (GPUs computing), compute_fraction (achieved
                           FLOP/s over the peak) and bandwidth_fraction (bytes/s over
                           the memory bandwidth), iterations, mean_batch_tokens,
                           preemptions, swapped_bytes, step_memo_hit_ratio (iterations
-                          whose batch shape was priced before)
+                          whose batch shape was priced before), kv_timeline
+                          (mean_used and peak_used fractions of the blocks in at most
+                          64 equal intervals of interval_seconds)
 
 --requests-csv writes one row per request (id, status, reason, replica,
 arrival_s, prompt_tokens, output_tokens, queue_s, ttft_s, tpot_s, e2e_s,
 finish_s, preemptions) in completion order; --trace writes a Chrome/Perfetto
 trace (open in ui.perfetto.dev): one track of iterations per replica with
-their batch composition, and requests as async slices (request, queued).
+their batch composition, a "kv blocks" counter per replica (used, cached and
+free blocks, stacking up to the capacity, written when they change), and
+requests as async slices (request, queued).
 `
 
 func init() {
@@ -99,6 +125,7 @@ type simulateFlags struct {
 	engine, batching, priority   string
 	chunk, maxSeqs, maxTokens    int
 	kvAlloc, preemption          string
+	prefixCaching                bool
 	blockTokens, maxModelLen     int
 	gpuUtil, swapGiB, watermark  float64
 	tp, pp, replicas             int
@@ -127,7 +154,8 @@ func addSimulateFlags(fs *pflag.FlagSet) *simulateFlags {
 	fs.IntVar(&f.maxTokens, "max-num-batched-tokens", 0, "max tokens per iteration (default: the engine's)")
 	fs.StringVar(&f.kvAlloc, "kv-alloc", "", "paged, reserve (prompt+output at admission) or contiguous (max-model-len) (default: the engine's)")
 	fs.StringVar(&f.preemption, "preemption", "recompute", "recompute or swap (over the system's host link)")
-	fs.IntVar(&f.blockTokens, "block-size", 16, "KV block size in tokens")
+	fs.BoolVar(&f.prefixCaching, "prefix-caching", false, "share and cache the KV blocks of prefix groups and conversations across requests (vLLM automatic prefix caching)")
+	fs.IntVar(&f.blockTokens, "block-size", 16, "KV block size in tokens (default with --kv-scheme paged:block=B: B)")
 	fs.Float64Var(&f.gpuUtil, "gpu-memory-utilization", 0.9, "fraction of device memory the engine may use")
 	fs.Float64Var(&f.swapGiB, "swap-space-gib", 4, "host memory per replica for swapped KV, GiB")
 	fs.Float64Var(&f.watermark, "watermark", 0.01, "fraction of KV blocks kept free when admitting prompts")
@@ -191,6 +219,7 @@ type simulationConfig struct {
 	Model     string            `json:"model"`
 	DTypes    string            `json:"dtypes"` // weights/activations/kv
 	Engine    string            `json:"engine"`
+	KVScheme  string            `json:"kv_scheme"`
 	Scheduler replica.Scheduler `json:"scheduler"`
 	KV        replica.KV        `json:"kv"`
 	MaxModel  int               `json:"max_model_len"`
@@ -208,6 +237,9 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 	t, err := f.target.resolve()
 	if err != nil {
 		return nil, err
+	}
+	if !fs.Changed("block-size") {
+		f.blockTokens = 0 // the scheme's paged block, else 16
 	}
 	cfg, err := f.deployment(t)
 	if err != nil {
@@ -235,7 +267,7 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 	}
 	rc := &cfg.Pools[0].Replica
 	sc := simulationConfig{
-		Hardware: t.system.Name, Model: t.model.Name, Engine: rc.Profile.Name,
+		Hardware: t.system.Name, Model: t.model.Name, Engine: rc.Profile.Name, KVScheme: t.kv.String(),
 		DTypes:    fmt.Sprintf("%s/%s/%s", t.prec.Weights, t.prec.Activations, t.prec.KV),
 		Scheduler: rc.Scheduler, KV: rc.KV, MaxModel: rc.MaxModelLen, TP: rc.TP, PP: rc.PP,
 		Router: cfg.Router, Workload: desc, Seed: f.seed,
@@ -272,6 +304,7 @@ func (f *simulateFlags) replicaConfig(t *target, sys *hw.System, role replica.Ro
 		KV: replica.KV{
 			BlockTokens: f.blockTokens, Utilization: f.gpuUtil, Preemption: f.preemption,
 			SwapBytes: f.swapGiB * (1 << 30), Watermark: f.watermark,
+			Scheme: t.kv, PrefixCaching: f.prefixCaching,
 		},
 	}
 	if f.chunk >= 0 {
@@ -282,7 +315,7 @@ func (f *simulateFlags) replicaConfig(t *target, sys *hw.System, role replica.Ro
 	}
 	c = c.Defaults()
 	if err := c.Validate(); err != nil {
-		return c, err
+		return c, flagNames(err)
 	}
 	return c, nil
 }
@@ -386,9 +419,9 @@ func isTraceFile(path string) bool {
 func writeSimulateTable(w io.Writer, s *simulation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c, r := &s.Config, s.Result
-	fmt.Fprintf(tw, "model\t%s (%s) on %s, engine %s, %s batching (%s, chunk %d, max %d seqs / %d tokens), KV %s\n",
+	fmt.Fprintf(tw, "model\t%s (%s) on %s, engine %s, %s batching (%s, chunk %d, max %d seqs / %d tokens), KV %s, scheme %s%s\n",
 		c.Model, c.DTypes, c.Hardware, c.Engine, c.Scheduler.Policy, c.Scheduler.Priority, c.Scheduler.ChunkTokens,
-		c.Scheduler.MaxNumSeqs, c.Scheduler.MaxBatchedTokens, c.Scheduler.KVAlloc)
+		c.Scheduler.MaxNumSeqs, c.Scheduler.MaxBatchedTokens, c.Scheduler.KVAlloc, c.KVScheme, onOff(c.KV.PrefixCaching, ", prefix caching"))
 	fmt.Fprintf(tw, "deployment\t%s, TP %d × PP %d, router %s\n", strings.Join(c.Pools, "; "), c.TP, c.PP, c.Router)
 	fmt.Fprintf(tw, "workload\t%s, seed %d\n", c.Workload, c.Seed)
 	rq := r.Requests
@@ -409,6 +442,10 @@ func writeSimulateTable(w io.Writer, s *simulation) error {
 		gp.RequestsPerSecond, gp.OutputTokensPerSecond, 100*gp.Attainment, slo(gp.SLO.TTFTSeconds), slo(gp.SLO.TPOTSeconds))
 	fmt.Fprintf(tw, "energy\t%.4g J (%.3f J/output token, %.0f W average)\n", r.Energy.Joules, r.Energy.JoulesPerOutputToken, r.Energy.AverageWatts)
 	fmt.Fprintf(tw, "cost\t$%.4g ($%.3f per million output tokens)\n", r.Cost.USD, r.Cost.USDPerMillionOutputTokens)
+	if p := r.PrefixCache; p != nil {
+		fmt.Fprintf(tw, "prefix cache\t%.1f%% hit rate: %d of %d prompt tokens found cached (prefill skipped), %d blocks evicted\n",
+			100*p.HitRate, p.HitTokens, p.QueriedTokens, p.EvictedBlocks)
+	}
 	if h := r.Handoff; h != nil {
 		fmt.Fprintf(tw, "KV hand-off\t%d transfers, %.3g B, link busy %.1f%%, mean %s\n",
 			h.Transfers, h.Bytes, 100*h.LinkBusyFraction, dur(h.MeanTransferSeconds))
@@ -433,6 +470,21 @@ func dur(s float64) string {
 		return fmt.Sprintf("%.2f ms", s*1e3)
 	}
 	return fmt.Sprintf("%.3f s", s)
+}
+
+func onOff(on bool, s string) string {
+	if on {
+		return s
+	}
+	return ""
+}
+
+// flagNames rewrites the replica's knob names in configuration errors to
+// the flags that set them.
+func flagNames(err error) error {
+	r := strings.NewReplacer("kv scheme ", "--kv-scheme ", "kv allocation is", "--kv-alloc is",
+		"the block size is", "--block-size is", "prefix caching ", "--prefix-caching ")
+	return errors.New(r.Replace(err.Error()))
 }
 
 func slo(s float64) string {

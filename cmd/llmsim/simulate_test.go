@@ -73,6 +73,46 @@ func TestSimulateOneRequestEqualsEstimate(t *testing.T) {
 	}
 }
 
+// Under a KV-cache scheme too: the simulator prices each iteration on the
+// graph the scheme rewrites, as estimate does.
+func TestSimulateOneRequestEqualsEstimateWithSchemes(t *testing.T) {
+	for _, scheme := range []string{"h2o", "kivi:bits=2", "duo:retrieval=0.25", "quest:tokens=256", "window:sink=4,recent=252"} {
+		sim, _ := simulateJSON(t, "--engine", "device", "--num-requests", "1", "--prompt-tokens", "1024", "--output-tokens", "100", "--kv-scheme", scheme)
+		out, stderr, code := run(t, "estimate", "--phase", "request", "--prompt", "1024", "--output", "100", "--kv-scheme", scheme, "-o", "json")
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		var est map[string]any
+		if err := json.Unmarshal([]byte(out), &est); err != nil {
+			t.Fatal(err)
+		}
+		ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
+		e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
+		if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
+			t.Errorf("%s: simulate TTFT %g E2E %g, estimate %g %g", scheme, ttft, e2e, est["ttft_seconds"], est["seconds"])
+		}
+		if got := sim["config"].(map[string]any)["kv_scheme"].(string); !strings.HasPrefix(got, strings.Split(scheme, ":")[0]) {
+			t.Errorf("config.kv_scheme %q for %s", got, scheme)
+		}
+	}
+}
+
+// The RAG preset's shared prefixes hit once cached: the JSON reports it,
+// and --help explains the block.
+func TestSimulatePrefixCaching(t *testing.T) {
+	m, _ := simulateJSON(t, "--workload", "rag", "--num-requests", "100", "--rate", "5", "--prefix-caching")
+	p, ok := m["prefix_cache"].(map[string]any)
+	if !ok || p["hit_rate"].(float64) < 0.5 || p["hit_tokens"].(float64) <= 0 {
+		t.Fatalf("prefix_cache %v", m["prefix_cache"])
+	}
+	if !strings.Contains(simulateHelp, "\n  prefix_cache") {
+		t.Error("--help does not explain prefix_cache")
+	}
+	if m, _ := simulateJSON(t, "--workload", "rag", "--num-requests", "20"); m["prefix_cache"] != nil {
+		t.Error("prefix_cache reported without prefix sharing")
+	}
+}
+
 func TestSimulateWritesCSVAndTrace(t *testing.T) {
 	dir := t.TempDir()
 	csvPath, tracePath := filepath.Join(dir, "r.csv"), filepath.Join(dir, "t.json")
@@ -135,6 +175,11 @@ func TestSimulateRejectsBadSettings(t *testing.T) {
 		{[]string{"--router", "random"}, "router"},
 		{[]string{"--chunk-size", "0", "--max-num-batched-tokens", "100"}, "below the max model length"},
 		{[]string{"-o", "csv"}, "unknown format"},
+		{[]string{"--kv-scheme", "h2o", "--prefix-caching"}, "--prefix-caching cannot share prefix blocks under --kv-scheme h2o"},
+		{[]string{"--kv-scheme", "paged:block=32", "--block-size", "16"}, "--block-size is 16"},
+		{[]string{"--kv-scheme", "contiguous", "--kv-alloc", "paged"}, "--kv-alloc is \"paged\""},
+		{[]string{"--prefix-caching", "--batching", "static"}, "needs continuous batching"},
+		{[]string{"--kv-scheme", "nope"}, "--kv-scheme"},
 	} {
 		_, stderr, code := run(t, append([]string{"simulate"}, tc.args...)...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {

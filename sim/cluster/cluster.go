@@ -34,6 +34,7 @@ type Cluster struct {
 	arrived  uint64
 	metrics  metrics.Collector
 	trace    *trace.Writer
+	kvTraced [][2]int // per replica: KV used and cached blocks last traced
 	csv      *csv.Writer
 	row      []string
 	pd       *handoff
@@ -96,6 +97,10 @@ func newCluster(cfg *Config, src workloads.Source) (*Cluster, error) {
 	}
 	if cfg.Trace != nil {
 		c.trace = trace.New(cfg.Trace)
+		c.kvTraced = make([][2]int, len(c.all))
+		for i := range c.kvTraced {
+			c.kvTraced[i] = [2]int{-1, -1}
+		}
 		for pi, pool := range c.pools {
 			for _, r := range pool {
 				c.trace.ProcessName(r.Index, fmt.Sprintf("replica %d (%s, %s)", r.Index, cfg.Pools[pi].Name, r.Config().Device.Name))
@@ -151,6 +156,7 @@ func (c *Cluster) arrive(now int64) {
 	r.ID, r.ArrivalNanos = w.ID, now
 	// Every request reads at least one token and samples at least one.
 	r.PromptTokens, r.OutputTokens = max(w.PromptTokens, 1), max(w.OutputTokens, 1)
+	r.PrefixGroup, r.PrefixTokens, r.Session = w.PrefixGroup, min(w.PrefixTokens, r.PromptTokens), w.Session
 	pool := c.pools[0]
 	rep := pool[c.routers[0].pick(pool)]
 	r.Replica = rep.Index
@@ -193,6 +199,12 @@ func (c *Cluster) complete(r *replica.Request, now int64) {
 }
 
 func (c *Cluster) flush() error {
+	for _, r := range c.all {
+		kv := r.KV()
+		if c.trace != nil && c.kvTraced[r.Index] != [2]int{kv.Used(), kv.Cached()} {
+			c.trace.KVBlocks(r.Index, c.endNanos, kv.Used(), kv.Cached(), kv.Free()-kv.Cached())
+		}
+	}
 	if c.csv != nil {
 		c.csv.Flush()
 		if err := c.csv.Error(); err != nil {

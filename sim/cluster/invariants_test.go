@@ -115,8 +115,8 @@ func checkInvariants(t *testing.T, cfg *Config, reqs []workloads.Request) *Resul
 		}
 		last = e.AtNanos
 		for _, rep := range c.all {
-			if kv := rep.KV(); kv.Used() > kv.Total() || kv.Used() < 0 {
-				t.Fatalf("replica %d KV %d of %d blocks", rep.Index, kv.Used(), kv.Total())
+			if kv := rep.KV(); kv.Used()+kv.Cached() > kv.Total() || kv.Used() < 0 || kv.Cached() < 0 {
+				t.Fatalf("replica %d KV %d used + %d cached of %d blocks", rep.Index, kv.Used(), kv.Cached(), kv.Total())
 			}
 		}
 	}

@@ -13,20 +13,17 @@ import (
 // all transfers in flight; on delivery the prefill replica frees its copy
 // and the decode replica starts decoding.
 type handoff struct {
-	c             *Cluster
-	link          *sim.Link
-	bytesPerToken float64
-	incoming      map[int32]*[]*replica.Request // decode replica → waiting hand-offs
-	done          []int64
-	transfers     int64
-	movedBytes    float64
-	totalNanos    int64 // hand-off durations, reservation wait excluded
+	c          *Cluster
+	link       *sim.Link
+	incoming   map[int32]*[]*replica.Request // decode replica → waiting hand-offs
+	done       []int64
+	transfers  int64
+	movedBytes float64
+	totalNanos int64 // hand-off durations, reservation wait excluded
 }
 
 func newHandoff(c *Cluster) *handoff {
 	h := &handoff{c: c, link: sim.NewLink(c.cfg.kvLink()), incoming: map[int32]*[]*replica.Request{}}
-	dc := &c.cfg.Pools[1].Replica
-	h.bytesPerToken = dc.Model.KVBytesPerToken(dc.Precision.KV)
 	for _, d := range c.pools[1] {
 		h.incoming[d.Index] = new([]*replica.Request)
 	}
@@ -49,7 +46,8 @@ func (h *handoff) start(r *replica.Request, now int64) {
 
 func (h *handoff) send(r *replica.Request, now int64) {
 	r.HandoffNanos = now
-	bytes := float64(r.Computed()) * h.bytesPerToken
+	// The KV as the scheme stores it (a full cache: tokens × bytes per token).
+	bytes := h.c.all[r.Target].KVBytes(r.Computed())
 	h.transfers++
 	h.movedBytes += bytes
 	h.link.Start(now, r.Slot(), bytes)

@@ -4,6 +4,7 @@ import (
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/roofline"
 	"github.com/llmsim/llmsim/sim"
+	"github.com/llmsim/llmsim/sim/kv"
 	"github.com/llmsim/llmsim/sim/metrics"
 	"github.com/llmsim/llmsim/sim/replica"
 )
@@ -25,7 +26,23 @@ type Result struct {
 	Energy     Energy     `json:"energy"`
 	Cost       Cost       `json:"cost"`
 	Handoff    *Handoff   `json:"handoff,omitempty"`
-	Replicas   []Replica  `json:"replicas"`
+	// PrefixCache is reported when prefix blocks are shared (prefix
+	// caching or Hydragen).
+	PrefixCache *PrefixCache `json:"prefix_cache,omitempty"`
+	Replicas    []Replica    `json:"replicas"`
+}
+
+// PrefixCache reports prefix sharing over all replicas.
+type PrefixCache struct {
+	// QueriedTokens are the tokens admitted requests had to prefill before
+	// the lookup (prompt, plus output so far after a recompute).
+	QueriedTokens int64 `json:"queried_tokens"`
+	// HitTokens were found cached: their prefill was skipped.
+	HitTokens int64 `json:"hit_tokens"`
+	// HitRate is HitTokens / QueriedTokens (vLLM's prefix cache hit rate).
+	HitRate float64 `json:"hit_rate"`
+	// EvictedBlocks are cached blocks evicted to make room.
+	EvictedBlocks int64 `json:"evicted_blocks"`
 }
 
 // Requests counts what happened to the requests.
@@ -96,6 +113,8 @@ type Replica struct {
 	Preemptions      int64   `json:"preemptions"`
 	SwappedBytes     float64 `json:"swapped_bytes"`
 	StepMemoHitRatio float64 `json:"step_memo_hit_ratio"`
+	// KVTimeline is the KV use over the run in at most 64 equal intervals.
+	KVTimeline kv.Timeline `json:"kv_timeline"`
 }
 
 func (c *Cluster) result() *Result {
@@ -143,6 +162,7 @@ func (c *Cluster) result() *Result {
 	if c.pd != nil {
 		res.Handoff = c.pd.result(end)
 	}
+	res.PrefixCache = c.prefixResult()
 	return res
 }
 
@@ -157,7 +177,7 @@ func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (R
 	r := Replica{
 		Index: int(rep.Index), Pool: pool, Device: dev.Name, GPUs: gpus,
 		KVBlocks: kv.Total(), KVBlockTokens: kv.BlockTokens(),
-		KVMeanUsed: kv.MeanUsedFraction(end), Iterations: st.Iterations,
+		KVMeanUsed: kv.MeanUsedFraction(end), KVTimeline: kv.Timeline(end), Iterations: st.Iterations,
 		Preemptions: st.Preemptions, SwappedBytes: st.SwappedBytes,
 	}
 	if kv.Total() > 0 {
@@ -187,6 +207,28 @@ func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (R
 	e.Joules *= float64(gpus)
 	e.USD *= float64(gpus)
 	return r, e
+}
+
+func (c *Cluster) prefixResult() *PrefixCache {
+	var p PrefixCache
+	sharing := false
+	for _, rep := range c.all {
+		if !rep.KV().Sharing() {
+			continue
+		}
+		sharing = true
+		st := rep.Stats()
+		p.QueriedTokens += st.PrefixQueriedTokens
+		p.HitTokens += st.PrefixHitTokens
+		p.EvictedBlocks += st.PrefixEvictedBlocks
+	}
+	if !sharing {
+		return nil
+	}
+	if p.QueriedTokens > 0 {
+		p.HitRate = float64(p.HitTokens) / float64(p.QueriedTokens)
+	}
+	return &p
 }
 
 func (h *handoff) result(end int64) *Handoff {

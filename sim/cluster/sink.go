@@ -37,7 +37,16 @@ func (c *Cluster) Finished(r *replica.Request, now int64) {
 // Prefilled hands a request from a prefill replica to the decode pool.
 func (c *Cluster) Prefilled(r *replica.Request, now int64) { c.pd.start(r, now) }
 
-// Iteration traces an iteration.
+// Iteration traces an iteration, and the replica's KV use when it changed
+// since the replica's previous iteration.
 func (c *Cluster) Iteration(rep int32, start, end int64, it *replica.Iteration) {
+	if c.trace == nil {
+		return
+	}
 	c.trace.Iteration(rep, start, end, it.Seqs, it.PrefillTokens, it.DecodeSeqs)
+	last := &c.kvTraced[rep]
+	if now := [2]int{it.KVUsedBlocks, it.KVCachedBlocks}; *last != now {
+		*last = now
+		c.trace.KVBlocks(rep, start, now[0], now[1], c.all[rep].KV().Total()-now[0]-now[1])
+	}
 }

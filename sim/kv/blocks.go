@@ -5,12 +5,17 @@ package kv
 type Blocks struct {
 	blockTokens int
 	total       int
-	used        int
+	used        int // blocks held by requests (their own and shared chunks)
 	peak        int
+	// cached blocks hold chunks no request holds (prefix caching): they
+	// count as free and are evicted when an allocation needs their room.
+	cached int
+	table  *chunkTable // identified chunks; nil without sharing
 
 	// usedBlockNanos is ∫ used dt up to updatedNanos.
 	usedBlockNanos float64
 	updatedNanos   int64
+	timeline       timeline
 }
 
 // NewBlocks makes a pool of total blocks of blockTokens tokens each.
@@ -30,7 +35,7 @@ func (b *Blocks) Total() int { return b.total }
 // Used is the number of blocks allocated now.
 func (b *Blocks) Used() int { return b.used }
 
-// Free is the number of blocks not allocated.
+// Free is the number of blocks not allocated (cached ones included).
 func (b *Blocks) Free() int { return b.total - b.used }
 
 // Peak is the largest number of blocks ever allocated at once.
@@ -45,14 +50,18 @@ func (b *Blocks) For(tokens int) int {
 }
 
 // Alloc takes n blocks at nowNanos if that many are free and reports
-// whether it did.
+// whether it did, evicting cached chunks when only they leave room.
 func (b *Blocks) Alloc(nowNanos int64, n int) bool {
 	if n > b.total-b.used {
 		return false
 	}
 	b.advance(nowNanos)
+	if short := n - (b.total - b.used - b.cached); short > 0 {
+		b.evict(short)
+	}
 	b.used += n
 	b.peak = max(b.peak, b.used)
+	b.timeline.mark(nowNanos, b.used)
 	return true
 }
 
@@ -79,6 +88,7 @@ func (b *Blocks) MeanUsedFraction(nowNanos int64) float64 {
 func (b *Blocks) advance(nowNanos int64) {
 	if nowNanos > b.updatedNanos {
 		b.usedBlockNanos += float64(b.used) * float64(nowNanos-b.updatedNanos)
+		b.timeline.add(b.updatedNanos, nowNanos, b.used)
 		b.updatedNanos = nowNanos
 	}
 }

@@ -38,3 +38,31 @@ func TestBudgetArithmetic(t *testing.T) {
 		t.Fatal("weights bigger than memory must be an error")
 	}
 }
+
+// The timeline by hand: 10 blocks, 4 used from 0 to 1.5 ms, 10 from 1.5 ms
+// to 2 ms, none after, read at 2.5 ms with 1 ms intervals: interval 0 has
+// a mean of 4 and a peak of 4 blocks, interval 1 (4 × 0.5 + 10 × 0.5) / 1
+// = 7 and 10, interval 2 (half elapsed) 0.
+func TestTimelineIntervals(t *testing.T) {
+	b := NewBlocks(10, 16)
+	b.Alloc(0, 4)
+	b.Alloc(1_500_000, 6)
+	b.Release(2_000_000, 10)
+	tl := b.Timeline(2_500_000)
+	want := Timeline{IntervalSeconds: 0.001, MeanUsed: []float64{0.4, 0.7, 0}, PeakUsed: []float64{0.4, 1, 0}}
+	if tl.IntervalSeconds != want.IntervalSeconds || len(tl.MeanUsed) != 3 {
+		t.Fatalf("%+v", tl)
+	}
+	for i := range want.MeanUsed {
+		if math.Abs(tl.MeanUsed[i]-want.MeanUsed[i]) > 1e-12 || tl.PeakUsed[i] != want.PeakUsed[i] {
+			t.Fatalf("%+v, want %+v", tl, want)
+		}
+	}
+	// 100 ms later 103 intervals of 1 ms would be needed: the 64 fold into
+	// 2 ms ones (52 of them); the first holds the whole busy part, mean
+	// (4 × 1.5 + 10 × 0.5) / 2 = 5.5 blocks.
+	tl = b.Timeline(102_500_000)
+	if tl.IntervalSeconds != 0.002 || len(tl.MeanUsed) != 52 || math.Abs(tl.MeanUsed[0]-0.55) > 1e-12 || tl.PeakUsed[0] != 1 {
+		t.Fatalf("%+v", tl)
+	}
+}

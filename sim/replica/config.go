@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 )
 
@@ -124,6 +125,23 @@ type KV struct {
 	// Watermark is the fraction of blocks kept free when admitting new
 	// prompts, so running ones can grow (vLLM default 0.01).
 	Watermark float64 `json:"watermark"`
+	// Scheme is the KV-cache scheme (nil: kvcache.Full). Every iteration
+	// is priced on the graph it rewrites, and a request holds the blocks
+	// of its StoredBytes; its alloc stage sets the allocation mode and
+	// block size, its share stage (Hydragen) shares prefix blocks.
+	Scheme kvcache.Scheme `json:"-"`
+	// PrefixCaching is vLLM's automatic prefix caching: whole blocks of a
+	// prefix group's (or a conversation's) common tokens are shared by
+	// the requests that hold them and stay cached after the last one
+	// finishes, until their room is needed (LRU); a request whose prefix
+	// blocks are cached skips their prefill.
+	PrefixCaching bool `json:"prefix_caching"`
+}
+
+// sharing reports whether prefix blocks are shared between requests:
+// prefix caching, or a Hydragen share stage.
+func (k *KV) sharing() bool {
+	return k.PrefixCaching || kvcache.ForSimulator(k.Scheme).SharedPrefix > 0
 }
 
 // Role is what a replica does in a disaggregated deployment.
@@ -159,9 +177,26 @@ type Config struct {
 // Defaults returns c with every zero knob filled in: scheduler defaults of
 // the profile, vLLM's KV defaults, the model's context as MaxModelLen.
 func (c Config) Defaults() Config {
+	if c.KV.Scheme == nil {
+		c.KV.Scheme = kvcache.Full{}
+	}
+	// The scheme's alloc stage chooses the allocation mode and block size
+	// unless they are given.
+	sk := kvcache.ForSimulator(c.KV.Scheme)
+	if c.Scheduler.KVAlloc == "" {
+		switch sk.Alloc {
+		case kvcache.AllocPaged, kvcache.AllocVAttention:
+			c.Scheduler.KVAlloc = KVPaged
+		case kvcache.AllocContiguous:
+			c.Scheduler.KVAlloc = KVContiguous
+		}
+	}
 	c.Scheduler = c.Scheduler.WithDefaults(c.Profile.Defaults)
 	if c.KV.BlockTokens == 0 {
 		c.KV.BlockTokens = 16
+		if sk.BlockTokens > 0 {
+			c.KV.BlockTokens = sk.BlockTokens
+		}
 	}
 	if c.KV.Utilization == 0 {
 		c.KV.Utilization = 0.9
@@ -216,9 +251,16 @@ func (c *Config) Validate() error {
 	check(c.KV.SwapBytes >= 0, "swap space %g: must be ≥ 0", c.KV.SwapBytes)
 	check(c.MaxModelLen >= 2, "max model length %d: must be ≥ 2", c.MaxModelLen)
 	check(c.Collective == "ring" || c.Collective == "tree" || c.Collective == "auto", "collective %q: want ring, tree or auto", c.Collective)
+	// Paged blocks are sized from the attention KV per token; a model
+	// without attention layers has none (its constant state is not yet
+	// reserved per sequence by the KV manager).
+	if m := c.Model; m != nil && m.AttentionLayers() == 0 {
+		errs = append(errs, fmt.Errorf("model %s has no attention layers (layer_pattern %q): simulate does not yet reserve recurrent state; use estimate", m.Name, m.LayerPattern))
+	}
 	if c.KV.Preemption == PreemptSwap && c.hostLink() == nil {
 		errs = append(errs, fmt.Errorf("preemption swap: system %q has no link between its accelerator and a host; use recompute or a system with a host", c.System.Name))
 	}
+	errs = append(errs, c.checkScheme()...)
 	errs = append(errs, c.checkParallel()...)
 	return errors.Join(errs...)
 }
@@ -230,4 +272,42 @@ func (c *Config) hostLink() *hw.Link {
 		return nil
 	}
 	return c.System.LinkBetween(c.System.Primary().Name, host.Name)
+}
+
+// checkScheme validates the KV scheme against the allocation mode, the
+// block size and prefix sharing.
+func (c *Config) checkScheme() []error {
+	var errs []error
+	sk := kvcache.ForSimulator(c.KV.Scheme)
+	alloc := c.Scheduler.KVAlloc
+	switch sk.Alloc {
+	case kvcache.AllocPaged, kvcache.AllocVAttention:
+		if alloc != KVPaged {
+			errs = append(errs, fmt.Errorf("kv scheme %s allocates on demand, but kv allocation is %q (want paged)", c.KV.Scheme, alloc))
+		}
+	case kvcache.AllocContiguous:
+		if alloc != KVContiguous {
+			errs = append(errs, fmt.Errorf("kv scheme %s reserves at admission, but kv allocation is %q (want contiguous)", c.KV.Scheme, alloc))
+		}
+	}
+	if sk.BlockTokens > 0 && sk.BlockTokens != c.KV.BlockTokens {
+		errs = append(errs, fmt.Errorf("kv scheme %s uses %d-token blocks, but the block size is %d", c.KV.Scheme, sk.BlockTokens, c.KV.BlockTokens))
+	}
+	if !c.KV.sharing() {
+		return errs
+	}
+	what := "prefix caching"
+	if !c.KV.PrefixCaching {
+		what = "kv scheme " + c.KV.Scheme.String()
+	}
+	if c.Scheduler.Policy != Continuous || alloc != KVPaged {
+		errs = append(errs, fmt.Errorf("%s shares prefix blocks between requests, which needs continuous batching with paged kv allocation (have %s, %s)", what, c.Scheduler.Policy, alloc))
+	}
+	if sk.Unshareable != "" {
+		errs = append(errs, fmt.Errorf("%s cannot share prefix blocks under kv scheme %s: %s", what, c.KV.Scheme, sk.Unshareable))
+	}
+	if m := c.Model; m != nil && m.Recurrent() {
+		errs = append(errs, fmt.Errorf("%s cannot share prefix blocks of %s: its recurrent layers keep one state per sequence, not per block", what, m.Name))
+	}
+	return errs
 }

@@ -68,8 +68,10 @@ func (s *continuous) take(sl *slot, q *Request, n int) {
 }
 
 // size is how many of q's pending tokens fit the budget now (0: none).
-func (s *continuous) size(r *Replica, q *Request) int {
-	n := q.pending()
+func (s *continuous) size(r *Replica, q *Request) int { return s.sizeOf(r, q.pending()) }
+
+// sizeOf is how many of n pending tokens fit the budget now.
+func (s *continuous) sizeOf(r *Replica, n int) int {
 	if n <= s.tokens {
 		return n
 	}
@@ -129,11 +131,18 @@ func (s *continuous) swapIn(r *Replica, sl *slot, now int64) {
 func (s *continuous) admitWaiting(r *Replica, sl *slot, now int64) {
 	for r.waiting.Len() > 0 && s.seqs > 0 && s.tokens > 0 {
 		q := r.waiting.At(0)
-		n := s.size(r, q)
-		if n == 0 || !r.admit(q, n, now) {
+		h := r.probePrefix(q)
+		hit := h.chunks * r.kv.BlockTokens()
+		n := s.sizeOf(r, q.pending()-hit)
+		if n == 0 || !r.admit(q, h, n, now) {
 			return
 		}
 		r.popWaiting()
+		if r.kv.Sharing() {
+			r.stats.PrefixQueriedTokens += int64(q.pending())
+			r.stats.PrefixHitTokens += int64(hit)
+			q.computed = hit
+		}
 		r.running = append(r.running, q)
 		s.take(sl, q, n)
 	}
@@ -141,9 +150,13 @@ func (s *continuous) admitWaiting(r *Replica, sl *slot, now int64) {
 
 func (s *continuous) complete(r *Replica, sl *slot, now int64) {
 	dropped := false
+	sharing := r.kv.Sharing()
 	for _, e := range sl.entries {
 		q := e.req
 		q.computed += e.newTokens
+		if sharing {
+			r.commitChunks(q, now)
+		}
 		if e.samples {
 			r.emit(q, now)
 		}

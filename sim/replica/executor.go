@@ -2,6 +2,7 @@ package replica
 
 import (
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 	"github.com/llmsim/llmsim/roofline"
 )
@@ -31,10 +32,13 @@ func (c *StepCost) Seconds() float64 {
 
 // Executor prices iterations. It reuses one models.Graph for every step, so
 // pricing does not allocate. Steps are priced with roofline.StepSeconds on
-// the graph that models builds for the batch — the cost path of `llmsim
-// estimate` — so a lone request costs exactly what the estimate says.
+// the graph that models builds for the batch, rewritten by the KV-cache
+// scheme — the cost path of `llmsim estimate` — so a lone request costs
+// exactly what the estimate says. The scheme is fixed per executor, so the
+// memo's key (the batch's (cached, new) multiset) still fixes the graph.
 type Executor struct {
 	model   *models.Model
+	scheme  kvcache.Scheme
 	dev     *hw.Device
 	prec    models.Precision
 	opts    models.Options
@@ -50,7 +54,10 @@ type Executor struct {
 // NewExecutor prices steps for the replica that c describes (c must have
 // its defaults filled in).
 func NewExecutor(c *Config) *Executor {
-	x := &Executor{model: c.Model, dev: c.Device, prec: c.Precision, opts: c.Options, profile: &c.Profile}
+	x := &Executor{model: c.Model, scheme: c.KV.Scheme, dev: c.Device, prec: c.Precision, opts: c.Options, profile: &c.Profile}
+	if x.scheme == nil {
+		x.scheme = kvcache.Full{}
+	}
 	x.par = newParallel(c)
 	x.cost.StageSeconds = make([]float64, x.par.pp)
 	return x
@@ -67,7 +74,7 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 		x.cost.StageSeconds = append(stages[:0], c.StageSeconds...)
 		return &x.cost
 	}
-	x.model.GraphInto(&x.graph, seqs, x.prec, x.opts)
+	x.build(&x.graph, seqs)
 	g := &x.graph
 	c := &x.cost
 	c.OverheadSeconds = x.profile.IterationSeconds(g.Seqs, x.model.Layers)
@@ -85,6 +92,13 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 	}
 	x.memo.store(c)
 	return c
+}
+
+// build fills g with the step over seqs: the model's graph rewritten by
+// the KV-cache scheme, as estimate builds it.
+func (x *Executor) build(g *models.Graph, seqs []models.Seq) {
+	x.model.GraphInto(g, seqs, x.prec, x.opts)
+	x.scheme.Rewrite(g, x.model, seqs, x.prec)
 }
 
 // priceStages splits g's layers over the pipeline stages and prices each
@@ -114,7 +128,7 @@ func (x *Executor) stepSeconds(g *models.Graph) float64 {
 // replica for the largest step it runs: a prefill of maxTokens tokens.
 func (x *Executor) PeakActivationBytes(maxTokens int) float64 {
 	var g models.Graph
-	x.model.GraphInto(&g, []models.Seq{{Cached: 0, New: maxTokens}}, x.prec, x.opts)
+	x.build(&g, []models.Seq{{Cached: 0, New: maxTokens}})
 	if x.par.tp > 1 {
 		x.par.shard(&g)
 	}

@@ -3,10 +3,10 @@ package replica
 // grow gives q the blocks to hold tokens more tokens, under paged
 // allocation; reserved modes already hold them. It reports success.
 func (r *Replica) grow(q *Request, tokens int, now int64) bool {
-	if r.cfg.Scheduler.KVAlloc != KVPaged {
+	if !r.paged {
 		return true
 	}
-	need := r.kv.For(q.computed+tokens) - q.blocks
+	need := r.size.blocks(q.computed+tokens) - q.chunkBlocks - q.blocks
 	if need <= 0 {
 		return true
 	}
@@ -17,18 +17,23 @@ func (r *Replica) grow(q *Request, tokens int, now int64) bool {
 	return true
 }
 
-// admit takes the blocks a waiting request needs to start with its first
-// tokens tokens, keeping the watermark free under paged allocation.
-func (r *Replica) admit(q *Request, tokens int, now int64) bool {
+// admit takes the blocks a waiting request needs to start with tokens
+// tokens after the prefix chunks h found cached, keeping the watermark
+// free under paged allocation. The chunks are acquired first, so that
+// making room evicts other cached chunks, not these.
+func (r *Replica) admit(q *Request, h prefixHit, tokens int, now int64) bool {
 	need := r.reserveBlocks(q)
 	if r.cfg.Scheduler.KVAlloc == KVPaged {
-		need = r.kv.For(q.computed+tokens) - q.blocks
+		shared := r.chunkBlocks(h.chunks)
+		need = r.size.blocks(h.chunks*r.kv.BlockTokens()+tokens) - shared
+		free := r.kv.Free() - h.idleBlocks
 		// The watermark keeps room for running sequences to grow; with none
 		// running it would only stop the one request that could run.
 		watermark := int(r.cfg.KV.Watermark * float64(r.kv.Total()))
-		if len(r.running) > 0 && r.kv.Free()-need < watermark {
+		if need > free || len(r.running) > 0 && free-need < watermark {
 			return false
 		}
+		r.acquirePrefix(q, h, now)
 	}
 	if !r.kv.Alloc(now, need) {
 		return false
@@ -43,16 +48,17 @@ func (r *Replica) admit(q *Request, tokens int, now int64) bool {
 func (r *Replica) preempt(q *Request, now int64) {
 	r.stats.Preemptions++
 	q.Preemptions++
-	if r.host != nil && q.blocks > 0 && r.host.Alloc(now, q.blocks) {
+	// A swapped request takes a copy of its shared chunks too, and comes
+	// back holding them as its own blocks.
+	if held := q.Blocks(); r.host != nil && held > 0 && r.host.Alloc(now, held) {
 		r.stats.SwapOuts++
-		r.transfer(float64(q.blocks)*r.blockBytes, now)
-		r.kv.Release(now, q.blocks)
-		q.hostBlocks, q.blocks = q.blocks, 0
+		r.transfer(float64(held)*r.blockBytes, now)
+		r.releaseKV(q, now)
+		q.hostBlocks = held
 		r.swapped.PushBack(q)
 		return
 	}
-	r.kv.Release(now, q.blocks)
-	q.blocks = 0
+	r.releaseKV(q, now)
 	q.computed = 0
 	r.pushWaiting(q, true)
 }
@@ -61,7 +67,7 @@ func (r *Replica) preempt(q *Request, now int64) {
 // for the next token) fit, and reports whether it did.
 func (r *Replica) swapIn(now int64) (*Request, bool) {
 	q := r.swapped.At(0)
-	need := r.kv.For(q.computed + 1)
+	need := r.size.blocks(q.computed + 1)
 	if !r.kv.Alloc(now, need) {
 		return nil, false
 	}

@@ -11,7 +11,7 @@ package replica
 func (r *Replica) Reserve(q *Request, now int64) bool {
 	need := r.reserveBlocks(q)
 	if r.cfg.Scheduler.KVAlloc == KVPaged {
-		need = r.kv.For(q.computed + 1)
+		need = r.size.blocks(q.computed + 1)
 	}
 	if !r.kv.Alloc(now, need) {
 		return false
@@ -23,8 +23,7 @@ func (r *Replica) Reserve(q *Request, now int64) bool {
 // Release frees q's blocks on this (prefill) replica once its KV has been
 // copied away, and lets the replica use them.
 func (r *Replica) Release(q *Request, now int64) {
-	r.kv.Release(now, q.blocks)
-	q.blocks = 0
+	r.releaseKV(q, now)
 	r.kick(now)
 }
 
@@ -40,10 +39,18 @@ func (r *Replica) AdmitDecoded(q *Request, now int64) {
 
 // WaitingBlocks is the KV blocks the waiting requests' pending tokens
 // would take if admitted now.
-func (r *Replica) WaitingBlocks() int { return r.kv.For(r.waitingTokens) }
+func (r *Replica) WaitingBlocks() int {
+	if r.size.linear {
+		return r.kv.For(r.waitingTokens)
+	}
+	return r.waitingBlocks
+}
 
 func (r *Replica) pushWaiting(q *Request, front bool) {
 	r.waitingTokens += q.pending()
+	if !r.size.linear {
+		r.waitingBlocks += r.size.blocks(q.pending())
+	}
 	if front {
 		r.waiting.PushFront(q)
 	} else {
@@ -54,5 +61,8 @@ func (r *Replica) pushWaiting(q *Request, front bool) {
 func (r *Replica) popWaiting() *Request {
 	q := r.waiting.PopFront()
 	r.waitingTokens -= q.pending()
+	if !r.size.linear {
+		r.waitingBlocks -= r.size.blocks(q.pending())
+	}
 	return q
 }

@@ -3,6 +3,7 @@ package replica
 import (
 	"fmt"
 
+	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 	"github.com/llmsim/llmsim/sim"
 	"github.com/llmsim/llmsim/sim/kv"
@@ -39,7 +40,10 @@ type Sink interface {
 // Iteration summarises one iteration for traces and statistics.
 type Iteration struct {
 	Seqs, PrefillTokens, DecodeSeqs int
-	Cost                            *StepCost
+	// KVUsedBlocks are held by requests, KVCachedBlocks by cached prefix
+	// chunks no request holds, when the iteration starts.
+	KVUsedBlocks, KVCachedBlocks int
+	Cost                         *StepCost
 }
 
 // Stats are a replica's running totals.
@@ -54,6 +58,12 @@ type Stats struct {
 	GPUNanos        int64 // time the GPUs compute (overhead excluded), mean over stages
 	FLOPs, Bytes    float64
 	MemoHits, Steps uint64
+	// PrefixQueriedTokens are the tokens admitted requests had to
+	// prefill before the prefix lookup, PrefixHitTokens those found
+	// cached (their prefill skipped). Zero without prefix sharing.
+	PrefixQueriedTokens, PrefixHitTokens int64
+	// PrefixEvictedBlocks are cached blocks evicted to make room.
+	PrefixEvictedBlocks int64
 }
 
 // Replica is one model instance on TP×PP GPUs.
@@ -70,6 +80,14 @@ type Replica struct {
 	hostLink *sim.Link
 	// blockBytes is the size of one block over all the replica's GPUs.
 	blockBytes float64
+	size       kvSizer
+	paged      bool // KVAlloc is KVPaged
+	// reserveTokens is what a contiguous allocation reserves per request.
+	reserveTokens int
+	// waitingBlocks are the blocks of the waiting requests' pending
+	// tokens, request by request (schemes whose blocks are not linear in
+	// tokens).
+	waitingBlocks int
 
 	waiting       fifo
 	waitingTokens int // pending tokens of the waiting requests
@@ -116,6 +134,16 @@ func New(index int32, c *Config, q *sim.Queue, sink Sink) (*Replica, error) {
 		return nil, fmt.Errorf("%s on %s: %w", c.Model.Name, c.Device.Name, err)
 	}
 	r.kv = kv.NewBlocks(blocks, c.KV.BlockTokens)
+	sk := kvcache.ForSimulator(c.KV.Scheme)
+	r.size = newSizer(c, sk.Sizing)
+	r.paged = c.Scheduler.KVAlloc == KVPaged
+	r.reserveTokens = c.MaxModelLen
+	if sk.ReserveTokens > 0 {
+		r.reserveTokens = sk.ReserveTokens
+	}
+	if c.KV.sharing() {
+		r.kv.EnableSharing(c.KV.PrefixCaching)
+	}
 	gpus := float64(max(c.TP, 1) * max(c.PP, 1))
 	r.blockBytes = budget.BlockBytes() * gpus
 	if l := c.hostLink(); l != nil && c.KV.Preemption == PreemptSwap {
@@ -132,6 +160,10 @@ func New(index int32, c *Config, q *sim.Queue, sink Sink) (*Replica, error) {
 // Config is the replica's configuration.
 func (r *Replica) Config() *Config { return r.cfg }
 
+// KVBytes is the KV cache of a sequence of tokens tokens under the
+// replica's scheme, over all layers (what a hand-off moves).
+func (r *Replica) KVBytes(tokens int) float64 { return r.size.bytes(tokens) }
+
 // KV is the replica's device block pool.
 func (r *Replica) KV() *kv.Blocks { return r.kv }
 
@@ -139,6 +171,7 @@ func (r *Replica) KV() *kv.Blocks { return r.kv }
 func (r *Replica) Stats() Stats {
 	s := r.stats
 	s.MemoHits, s.Steps = r.exec.memo.hits, r.exec.memo.hits+r.exec.memo.misses
+	s.PrefixEvictedBlocks = r.kv.EvictedBlocks()
 	return s
 }
 
@@ -161,7 +194,7 @@ func (r *Replica) Fits(req *Request) string {
 	if total > r.cfg.MaxModelLen {
 		return RejectContext
 	}
-	if r.reserveBlocks(req) > r.kv.Total() || r.kv.For(total) > r.kv.Total() {
+	if r.reserveBlocks(req) > r.kv.Total() || r.size.blocks(total) > r.kv.Total() {
 		return RejectKV
 	}
 	return ""
@@ -172,9 +205,9 @@ func (r *Replica) Fits(req *Request) string {
 func (r *Replica) reserveBlocks(req *Request) int {
 	switch r.cfg.Scheduler.KVAlloc {
 	case KVReserve:
-		return r.kv.For(req.PromptTokens + req.OutputTokens)
+		return r.size.blocks(req.PromptTokens + req.OutputTokens)
 	case KVContiguous:
-		return r.kv.For(r.cfg.MaxModelLen)
+		return r.size.blocks(max(r.reserveTokens, req.PromptTokens+req.OutputTokens))
 	}
 	return 0
 }

@@ -14,7 +14,6 @@ type Request struct {
 	ArrivalNanos int64
 	PromptTokens int
 	OutputTokens int
-
 	// ReadyNanos is when the request reached the replica's queue (arrival
 	// plus the engine's admission delay).
 	ReadyNanos int64
@@ -33,10 +32,13 @@ type Request struct {
 	// Target is the decode replica it is being handed to, if any.
 	Replica, Target int32
 
-	computed   int
-	generated  int
-	blocks     int // device KV blocks held
-	hostBlocks int // host blocks held while swapped out
+	computed  int
+	generated int
+	blocks    int // device KV blocks of its own
+	// chunks are the shared prefix chunks it holds (0..chunks-1), which
+	// occupy chunkBlocks blocks (counted once in the pool).
+	chunks, chunkBlocks int
+	hostBlocks          int // host blocks held while swapped out
 	// incomingBlocks are reserved on a decode replica during a hand-off.
 	incomingBlocks int
 	scheduled      bool
@@ -44,6 +46,14 @@ type Request struct {
 	finished       bool
 	handedOff      bool // prefill done on a Prefill-role replica
 	slot           int32
+
+	// PrefixGroup (0: none) and PrefixTokens say which prompt tokens the
+	// request shares with others of its group; Session (0: none) names
+	// its conversation. Prefix sharing keys its blocks on them. (Last:
+	// the scheduler's hot fields above share cache lines.)
+	PrefixGroup  int
+	PrefixTokens int
+	Session      int64
 }
 
 // Generated is the number of output tokens sampled so far.
@@ -52,8 +62,9 @@ func (r *Request) Generated() int { return r.generated }
 // Computed is the number of tokens whose KV is in the cache.
 func (r *Request) Computed() int { return r.computed }
 
-// Blocks is the number of device KV blocks the request holds.
-func (r *Request) Blocks() int { return r.blocks }
+// Blocks is the number of device KV blocks the request holds, its share
+// of prefix chunks included.
+func (r *Request) Blocks() int { return r.blocks + r.chunkBlocks }
 
 // known is the number of tokens of the sequence so far.
 func (r *Request) known() int { return r.PromptTokens + r.generated }

@@ -58,9 +58,9 @@ func (s *static) form(r *Replica, now int64) bool {
 
 func (s *static) blocksPer(r *Replica, pad, steps int) int {
 	if r.cfg.Scheduler.KVAlloc == KVContiguous {
-		return r.kv.For(r.cfg.MaxModelLen)
+		return r.size.blocks(max(r.reserveTokens, pad+steps))
 	}
-	return r.kv.For(pad + steps)
+	return r.size.blocks(pad + steps)
 }
 
 func (s *static) complete(r *Replica, sl *slot, now int64) {

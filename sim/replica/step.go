@@ -22,6 +22,7 @@ func (r *Replica) launch(s int, now int64) {
 		}
 	}
 	it.Seqs = len(sl.entries)
+	it.KVUsedBlocks, it.KVCachedBlocks = r.kv.Used(), r.kv.Cached()
 	c := r.exec.Price(r.seqs)
 	it.Cost = c
 	t := now + r.rounder.Nanos(c.OverheadSeconds)
@@ -74,8 +75,7 @@ func (r *Replica) emit(q *Request, now int64) {
 
 // finish releases a completed request and hands it to the sink.
 func (r *Replica) finish(q *Request, now int64) {
-	r.kv.Release(now, q.blocks)
-	q.blocks = 0
+	r.releaseKV(q, now)
 	q.FinishNanos = now
 	r.sink.Finished(q, now)
 }

@@ -110,6 +110,24 @@ func (t *Writer) Span(name string, replica int32, id, startNanos, endNanos int64
 	}
 }
 
+// KVBlocks writes a counter of replica's KV blocks at atNanos: used (held
+// by requests), cached (prefix chunks no request holds) and free; the
+// three stack up to the capacity.
+func (t *Writer) KVBlocks(replica int32, atNanos int64, used, cached, free int) {
+	if t == nil {
+		return
+	}
+	t.begin('C', "kv blocks", int64(replica), 0, atNanos)
+	t.buf = append(t.buf, `,"args":{`...)
+	t.arg("used", int64(used))
+	t.buf = append(t.buf, ',')
+	t.arg("cached", int64(cached))
+	t.buf = append(t.buf, ',')
+	t.arg("free", int64(free))
+	t.buf = append(t.buf, '}')
+	t.end()
+}
+
 // Instant writes a process-wide instant event (e.g. a rejection).
 func (t *Writer) Instant(name string, replica int32, atNanos int64) {
 	if t == nil {
