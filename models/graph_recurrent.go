@@ -116,6 +116,7 @@ func (b *builder) scanOp(name string, repeat int, heads, dk, dv float64, chunk i
 	o := b.op(name, KindScan, repeat, true)
 	flops, chunks := b.matrixState(heads, dk, dv, chunk, perElement)
 	o.FLOPs = flops
+	o.Chunked = chunks > 0 // a decode-only step runs the recurrent form
 	o.ActivationReadBytes = chunks * stateElems * b.state
 	o.ActivationWriteBytes = chunks * stateElems * b.state
 	b.stateTraffic(o, stateElems)

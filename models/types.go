@@ -176,6 +176,12 @@ type Op struct {
 
 	// Compute is the dtype the arithmetic runs in (decides the peak used).
 	Compute dtype.DType
+	// Chunked marks a matrix-state scan (Mamba-2, RWKV-6, mLSTM, linear
+	// attention) that some sequence of the step prefills in the
+	// chunkwise-parallel form: its FLOPs are matrix products, which real
+	// kernels (SSD, flash-linear-attention) run on tensor cores, so
+	// roofline prices it like attention rather than as vector work.
+	Chunked bool
 }
 
 // Bytes is the op's total main-memory traffic.

@@ -73,7 +73,6 @@ func (f *FlightLLM) Run(t *Target, w Workload) (*Result, error) {
 	var ops stepOps
 	var buf []models.Seq
 	m := t.Model
-	kvb := t.Prec.KV.Bytes()
 	// opCost prices one op: streamed weights (compressed) and KV, kept
 	// multiply-adds on the DSP chain, an instruction.
 	opCost := func(op models.Op, layers float64) cost {
@@ -105,7 +104,9 @@ func (f *FlightLLM) Run(t *Target, w Workload) (*Result, error) {
 	r := &Result{Scheme: f.String(), System: t.System.Name, Model: m.Name, PrefillSeconds: pre, DecodeSeconds: dec, FLOPs: u.totalFLOPs()}
 	mem := tier(fg)
 	mem.WeightsBytes = f.weightBytes(m.Params())
-	mem.KVBytes = float64(w.Batch) * float64(w.Prompt+w.Output) * float64(m.Layers) * 2 * float64(m.KVDim()) * kvb
+	// The cache the target's KV scheme stores: K/V of the attention
+	// layers only (windows honoured) plus any recurrent state.
+	mem.KVBytes = float64(w.Batch) * t.kvBytes(w.Prompt+w.Output)
 	mem.close()
 	r.Memory = []TierUse{mem}
 	u.finish(r, t.System, w)

@@ -90,7 +90,7 @@ func (r *Retrieval) selected(n int) int {
 // gpuBytesPerSeq is the index and working set one sequence keeps on the
 // GPU at n tokens; hostBytesPerSeq what it keeps in host memory.
 func (r *Retrieval) gpuBytesPerSeq(m *models.Model, kvBytes float64, n int) float64 {
-	L, kv := float64(m.Layers), float64(m.KVDim())
+	L, kv := float64(m.AttentionLayers()), float64(m.KVDim())
 	tokens := float64(n)
 	var b float64
 	if r.Kind == "shadowkv" {
@@ -111,7 +111,7 @@ func (r *Retrieval) hostBytesPerSeq(m *models.Model, kvBytes float64, n int) flo
 	if r.Kind == "a2ats" {
 		parts = 2
 	}
-	return float64(m.Layers) * float64(n) * parts * float64(m.KVDim()) * kvBytes
+	return float64(m.AttentionLayers()) * float64(n) * parts * float64(m.KVDim()) * kvBytes
 }
 
 // Memory sizes the footprint without running.
@@ -133,7 +133,8 @@ func (r *Retrieval) memory(t *Target, n *node, w Workload) []TierUse {
 	t.build(&g, seqs(nil, 1, 0, w.Prompt))
 	gpu := tier(n.gpu)
 	gpu.WeightsBytes = t.sizes().Total
-	gpu.KVBytes = float64(w.Batch) * r.gpuBytesPerSeq(m, kvb, ctx)
+	// Recurrent layers' constant state stays on the GPU.
+	gpu.KVBytes = float64(w.Batch) * (r.gpuBytesPerSeq(m, kvb, ctx) + m.StateBytes(t.Prec.KV))
 	// Prefill runs one sequence at a time (its full KV for one layer is
 	// then factored and offloaded).
 	gpu.ActivationBytes = peakActivations(t, &g)
@@ -159,6 +160,9 @@ func (r *Retrieval) Run(t *Target, w Workload) (*Result, error) {
 	if err := n.needHost(); err != nil {
 		return nil, err
 	}
+	if t.Model.AttentionLayers() == 0 {
+		return nil, fmt.Errorf("%s: model %s has no attention layers whose KV cache it could retrieve from", r.Kind, t.Model.Name)
+	}
 	st := &retrievalStep{r: r, t: t, n: n, batch: w.Batch}
 	var g Graph
 	st.res = n.resources(&g)
@@ -169,7 +173,7 @@ func (r *Retrieval) Run(t *Target, w Workload) (*Result, error) {
 	u.finish(res, t.System, w)
 	ctx := w.Prompt + w.Output/2
 	res.Extra = map[string]float64{"selected_tokens": float64(r.selected(ctx)),
-		"fetch_bytes_per_step": st.fetchBytes(ctx) * float64(t.Model.Layers)}
+		"fetch_bytes_per_step": st.fetchBytes(ctx) * float64(t.Model.AttentionLayers())}
 	return res, nil
 }
 
@@ -207,7 +211,7 @@ func (s *retrievalStep) build(g *Graph, cached, newTokens int) {
 		s.buf = seqs(s.buf, 1, cached, newTokens)
 		s.t.split(s.buf, &s.ops)
 		c := s.blockCost()
-		off := float64(newTokens) * float64(m.KVDim()) * kvb * float64(m.Layers)
+		off := float64(newTokens) * float64(m.KVDim()) * kvb * float64(m.AttentionLayers())
 		for i := 0; i < s.batch; i++ {
 			last = gpu(c, last)
 			g.Add(Task{Resource: s.res.d2h, Bytes: off, Tag: TagKV}, last)
@@ -225,7 +229,13 @@ func (s *retrievalStep) build(g *Graph, cached, newTokens int) {
 	score, rebuild := s.indexCosts(cached)
 	fetch := s.fetchBytes(cached)
 	last = gpu(embed, last)
+	kinds := m.LayerKinds()
 	for l := 0; l < m.Layers; l++ {
+		if kinds[l] != byte(models.LayerAttention) {
+			// A recurrent layer has no KV cache to retrieve from.
+			last = gpu(pre.plus(core).plus(post).plus(mlp), last)
+			continue
+		}
 		q := gpu(pre.plus(score), last)
 		f := -1
 		if fetch > 0 {

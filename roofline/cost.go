@@ -43,6 +43,18 @@ func Intensity(flops, bytes float64) float64 {
 	return flops / bytes
 }
 
+// OpClass is the efficiency class op runs in: its kind's (Class), except
+// that a scan in the chunkwise-parallel form (op.Chunked: the prefill of a
+// Mamba-2, RWKV-6, mLSTM or linear-attention layer) runs matrix products
+// on tensor cores as attention does. Mamba's selective scan and every
+// decode step stay vector work.
+func OpClass(op *models.Op) string {
+	if op.Kind == models.KindScan && op.Chunked {
+		return hw.ClassAttention
+	}
+	return Class(op.Kind)
+}
+
 // Class maps an op kind onto the efficiency class of device descriptions.
 func Class(k models.OpKind) string {
 	switch k {
@@ -81,7 +93,7 @@ func Cost(op *models.Op, dev *hw.Device) OpCost {
 // CostAt prices op on dev as if its traffic moved at memBytesPerSecond peak
 // (a memory tier other than the main one, or a share of it under contention).
 func CostAt(op *models.Op, dev *hw.Device, memBytesPerSecond float64) OpCost {
-	class, kind := Class(op.Kind), string(op.Kind)
+	class, kind := OpClass(op), string(op.Kind)
 	bytes := op.Bytes()
 	repeat := float64(op.Repeat)
 	c := OpCost{Name: op.Name, Kind: op.Kind, Repeat: op.Repeat, FLOPs: repeat * op.FLOPs, Bytes: repeat * bytes}

@@ -19,9 +19,11 @@ const (
 
 // Rows that Parallel.Step adds to a step's op table for its communication.
 const (
-	OpAllReduce = "allreduce"  // two per layer (after o_proj and after down)
-	OpAllGather = "allgather"  // the logits, once per step on the last stage
-	OpStageSend = "stage_send" // activations from one pipeline stage to the next
+	OpAllReduce = "allreduce" // one per mixer and one per MLP (after o_proj and after down)
+	// OpAllReduceSSM is Mamba's small all-reduce after x_proj.
+	OpAllReduceSSM = "allreduce_ssm"
+	OpAllGather    = "allgather"  // the logits, once per step on the last stage
+	OpStageSend    = "stage_send" // activations from one pipeline stage to the next
 
 	// KindCollective is the kind of the communication rows.
 	KindCollective models.OpKind = "collective"
@@ -42,6 +44,20 @@ const (
 // needs two all-reduces of the activations (after o_proj and after down)
 // and the logits one all-gather, on the link among the GPUs.
 //
+// Recurrent mixers split the same way, as vLLM shards them: their input
+// projections (ssm_in_proj, ssm_dt_proj, rwkv_rkvg, mlstm_proj, la_proj,
+// conv_in, the key part of cmix_kr) are column-parallel; their output
+// projections (ssm_out_proj, rwkv_o_proj, mlstm_out, la_out, conv_out,
+// cmix_value) row-parallel, each closed by one all-reduce like o_proj; the
+// scans, convolutions, feature maps and gated norms split by head or
+// channel, their recurrent state with them. Mamba's x_proj is
+// row-parallel too, with a small all-reduce of Δ rank + 2·d_state per
+// token. RWKV's token-shift mixes (rwkv_mix) and the channel mix's
+// receptance are replicated, and Mamba-2's B and C split over at most its
+// groups. The all-reduces are counted from the step's ops, so a layer
+// takes one per mixer and one per MLP, whatever its kind: an RWKV or
+// Jamba layer two, a Mamba layer without an MLP one (plus x_proj's).
+//
 // Pipeline parallelism splits the layers into PP consecutive stages; the
 // embedding runs on the first, the head on the last, and each stage hands
 // its activations to the next over the same link.
@@ -59,15 +75,21 @@ type Parallel struct {
 	// bits, since 8-bit GEMMs (fp8, int8 W8A8) write 16-bit outputs and
 	// engines all-reduce those (TensorRT-LLM, vLLM quantize again after).
 	ActivationBytes float64
+
+	plan       shardPlan
+	stateShare float64 // of one sequence's recurrent state, per GPU
 }
 
 // NewParallel describes m in precision p over tp × pp GPUs joined by link
 // (degrees below 1 mean 1). CheckParallel validates the combination.
 func NewParallel(m *models.Model, p models.Precision, tp, pp int, collective string, link *hw.Link) Parallel {
+	tp = max(tp, 1)
 	return Parallel{
-		TP: max(tp, 1), PP: max(pp, 1), Collective: collective, Link: link,
+		TP: tp, PP: max(pp, 1), Collective: collective, Link: link,
 		Layers: m.Layers, Hidden: m.Hidden, Vocab: m.Vocab, KVHeads: m.KVHeads,
 		ActivationBytes: max(p.Activations.Bytes(), 2),
+		plan:            newShardPlan(m, p, tp),
+		stateShare:      stateShare(m, tp),
 	}
 }
 
@@ -90,6 +112,7 @@ func CheckParallel(m *models.Model, sys *hw.System, tp, pp int) []error {
 	if pp > m.Layers {
 		errs = append(errs, fmt.Errorf("pipeline parallelism %d exceeds the model's %d layers", pp, m.Layers))
 	}
+	errs = append(errs, checkMixers(m, tp)...)
 	if tp*pp > group.Count {
 		errs = append(errs, fmt.Errorf("TP %d × PP %d = %d GPUs, but group %q of system %q has %d", tp, pp, tp*pp, group.Name, sys.Name, group.Count))
 	}
@@ -102,47 +125,9 @@ func CheckParallel(m *models.Model, sys *hw.System, tp, pp int) []error {
 // GPUs is TP × PP.
 func (p *Parallel) GPUs() int { return p.TP * p.PP }
 
-// Shard turns g, the graph of the whole model, into one GPU's share under
-// tensor parallelism (see ShardGraph).
-func (p *Parallel) Shard(g *models.Graph) { ShardGraph(g, p.TP, p.KVHeads) }
-
-// ShardGraph turns g, the graph of the whole model, into one GPU's share of
-// tp-way tensor parallelism; K/V bytes split over at most kvHeads GPUs.
-func ShardGraph(g *models.Graph, tp, kvHeads int) {
-	if tp <= 1 {
-		return
-	}
-	f := 1 / float64(tp)
-	kvShare := 1 / float64(min(tp, max(kvHeads, 1)))
-	for i := range g.Ops {
-		op := &g.Ops[i]
-		switch op.Name {
-		case models.OpQKV, models.OpGateUp, models.OpUp, models.OpLMHead, models.OpSharedExpert:
-			op.N = ceilDiv(op.N, tp)
-			op.FLOPs *= f
-			op.WeightBytes *= f
-			op.ActivationWriteBytes *= f
-		case models.OpOProj, models.OpDown:
-			op.K = ceilDiv(op.K, tp)
-			op.FLOPs *= f
-			op.WeightBytes *= f
-			op.ActivationReadBytes *= f
-		case models.OpExperts, models.OpRoPE, models.OpAct:
-			op.FLOPs *= f
-			op.WeightBytes *= f
-			op.ActivationReadBytes *= f
-			op.ActivationWriteBytes *= f
-		default:
-			if op.Kind == models.KindAttention {
-				op.FLOPs *= f
-				op.ActivationReadBytes *= f
-				op.ActivationWriteBytes *= f
-				op.KVReadBytes *= kvShare
-				op.KVWriteBytes *= kvShare
-			}
-		}
-	}
-}
+// Shard turns g, a step of the whole model built in the precision p was
+// made with, into one GPU's share under tensor parallelism.
+func (p *Parallel) Shard(g *models.Graph) { p.plan.shard(g) }
 
 // Builder wraps build so that every step it builds is one GPU's shard.
 func (p *Parallel) Builder(build Builder) Builder {
@@ -167,14 +152,22 @@ func (p *Parallel) logitBytes(g *models.Graph) float64 {
 	return float64(g.Seqs) * float64(p.Vocab) * p.ActivationBytes
 }
 
-// CommSeconds is the tensor-parallel communication of a stage of layers
-// layers of g: two all-reduces of the activations per layer, and the
-// logits' all-gather on the last stage.
+// CommSeconds is the tensor-parallel communication of a stage's graph g
+// (the stage holds layers layers): an all-reduce of the activations after
+// every row-parallel mixer and MLP output of g — two per attention or
+// RWKV layer, one per Mamba layer without an MLP — Mamba's small x_proj
+// all-reduces, and the logits' all-gather on the last stage. The count
+// comes from g's ops, which StageGraph splits like the layers, so the
+// layer count is not needed.
 func (p *Parallel) CommSeconds(g *models.Graph, layers int, last bool) float64 {
 	if p.TP == 1 || g.Tokens == 0 {
 		return 0
 	}
-	s := 2 * float64(layers) * p.AllReduceSeconds(p.messageBytes(g))
+	hidden, small, smallBytes := collectives(g, p.ActivationBytes)
+	s := float64(hidden) * p.AllReduceSeconds(p.messageBytes(g))
+	if small > 0 {
+		s += float64(small) * p.AllReduceSeconds(smallBytes)
+	}
 	if last {
 		s += p.AllGatherSeconds(p.logitBytes(g))
 	}
@@ -278,9 +271,11 @@ func (p *Parallel) maxStageFraction() float64 {
 
 // WeightBytesPerGPU is the weights one GPU holds, stored as d: the
 // biggest stage's share of the layers (embedding and head counted as if
-// spread like the layers), split TP ways, except the K/V projections,
-// which split over at most kv_heads GPUs (vLLM replicates K/V heads when
-// TP exceeds them). Norms (under 0.01% of a model) count as split too.
+// spread like the layers), split TP ways, except the weights that split
+// fewer ways: the K/V projections over at most kv_heads GPUs (vLLM
+// replicates K/V heads when TP exceeds them), RWKV's token-shift mixes and
+// channel-mix receptance (replicated), Mamba-2's B and C projections (over
+// at most its groups). Norms (under 0.01% of a model) count as split too.
 func (p *Parallel) WeightBytesPerGPU(m *models.Model, d dtype.DType) float64 {
 	all := m.WeightBytes(d)
 	if p.TP == 1 && p.PP == 1 {
@@ -288,19 +283,27 @@ func (p *Parallel) WeightBytesPerGPU(m *models.Model, d dtype.DType) float64 {
 	}
 	stage := p.maxStageFraction()
 	w := all * stage / float64(p.TP)
-	if kvSplit := min(p.TP, max(m.KVHeads, 1)); kvSplit < p.TP {
-		kvProj := float64(m.Layers) * float64(m.Hidden) * 2 * float64(m.KVDim()) * models.WeightBytesPerParam(d)
-		w += kvProj * stage * (1/float64(kvSplit) - 1/float64(p.TP))
+	for _, n := range narrowWeights(m, p.TP) {
+		if n.ways < p.TP {
+			w += n.params * models.WeightBytesPerParam(d) * stage * (1/float64(n.ways) - 1/float64(p.TP))
+		}
 	}
 	return w
 }
 
-// KVBytesPerGPU is one GPU's share of a KV cache of kvBytes for the whole
-// model: the biggest stage's layers, K/V heads split over at most kv_heads
-// GPUs.
-func (p *Parallel) KVBytesPerGPU(kvBytes float64) float64 {
+// KVBytesPerGPU is one GPU's share of a cache whose attention K/V is
+// attentionBytes and whose recurrent state is stateBytes, for the whole
+// model: the biggest stage's layers, K/V heads split over at most
+// kv_heads GPUs, the state split with the mixers' heads and channels
+// (RWKV's token-shift vectors and Mamba-2's B/C windows split fewer ways).
+func (p *Parallel) KVBytesPerGPU(attentionBytes, stateBytes float64) float64 {
 	if p.TP == 1 && p.PP == 1 {
-		return kvBytes
+		return attentionBytes + stateBytes
 	}
-	return kvBytes * p.maxStageFraction() / float64(min(p.TP, max(p.KVHeads, 1)))
+	share := p.stateShare
+	if share == 0 { // a Parallel not made by NewParallel
+		share = 1 / float64(p.TP)
+	}
+	kv := attentionBytes/float64(min(p.TP, max(p.KVHeads, 1))) + stateBytes*share
+	return kv * p.maxStageFraction()
 }

@@ -82,10 +82,12 @@ func (p *Parallel) commOps(g *models.Graph) []OpCost {
 	var ops []OpCost
 	if p.TP > 1 && g.Tokens > 0 {
 		msg, logits := p.messageBytes(g), p.logitBytes(g)
-		n := 2 * p.Layers
-		ops = append(ops,
-			OpCost{Name: OpAllReduce, Kind: KindCollective, Repeat: n, Seconds: float64(n) * p.AllReduceSeconds(msg), Bytes: float64(n) * msg, Bound: LinkBound},
-			OpCost{Name: OpAllGather, Kind: KindCollective, Repeat: 1, Seconds: p.AllGatherSeconds(logits), Bytes: logits, Bound: LinkBound})
+		n, small, smallBytes := collectives(g, p.ActivationBytes)
+		ops = append(ops, OpCost{Name: OpAllReduce, Kind: KindCollective, Repeat: n, Seconds: float64(n) * p.AllReduceSeconds(msg), Bytes: float64(n) * msg, Bound: LinkBound})
+		if small > 0 {
+			ops = append(ops, OpCost{Name: OpAllReduceSSM, Kind: KindCollective, Repeat: small, Seconds: float64(small) * p.AllReduceSeconds(smallBytes), Bytes: float64(small) * smallBytes, Bound: LinkBound})
+		}
+		ops = append(ops, OpCost{Name: OpAllGather, Kind: KindCollective, Repeat: 1, Seconds: p.AllGatherSeconds(logits), Bytes: logits, Bound: LinkBound})
 	}
 	if p.PP > 1 {
 		msg := p.messageBytes(g)

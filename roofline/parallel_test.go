@@ -69,7 +69,7 @@ func TestShardGraph(t *testing.T) {
 	full := m.Graph(seqs, bf16, models.Options{})
 	for _, tp := range []int{2, 16} {
 		g := m.Graph(seqs, bf16, models.Options{})
-		ShardGraph(g, tp, m.KVHeads)
+		ShardGraph(g, m, bf16, tp)
 		for i, op := range g.Ops {
 			was := full.Ops[i]
 			switch {
@@ -226,7 +226,7 @@ func TestMemoryPerGPU(t *testing.T) {
 		if got := p.WeightBytesPerGPU(m, dtype.BF16); math.Abs(got-c.weights) > 1 {
 			t.Errorf("tp %d pp %d: %g weight bytes, want %g", c.tp, c.pp, got, c.weights)
 		}
-		if got := p.KVBytesPerGPU(1e9); math.Abs(got-c.kv) > 1e-6 {
+		if got := p.KVBytesPerGPU(1e9, 0); math.Abs(got-c.kv) > 1e-6 {
 			t.Errorf("tp %d pp %d: %g KV bytes, want %g", c.tp, c.pp, got, c.kv)
 		}
 	}

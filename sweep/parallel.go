@@ -85,7 +85,9 @@ func ParallelEstimate(t *Target, s Split, w Work) (Result, error) {
 		shard(models.Seq{New: w.Prompt})
 	}
 	r.TokensPerSecond = tokens / r.Seconds
-	r.Memory = roofline.MemoryWith(m, dev, &g, p.WeightBytesPerGPU(m, t.Prec.Weights), p.KVBytesPerGPU(t.KVBytes(w.Batch, kvTokens)), t.Prec)
+	kv := t.KVBytes(w.Batch, kvTokens)
+	state := min(kv, float64(w.Batch)*m.StateBytes(t.Prec.KV)) // none before the first token
+	r.Memory = roofline.MemoryWith(m, dev, &g, p.WeightBytesPerGPU(m, t.Prec.Weights), p.KVBytesPerGPU(kv-state, state), t.Prec)
 	gpus := float64(p.GPUs())
 	en := roofline.EnergyOf(dev, r.Seconds, r.FLOPs/gpus, r.Bytes/gpus, roofline.Peak(dev, hw.ClassGEMM, t.Prec.Activations))
 	en.Joules *= gpus

@@ -41,7 +41,8 @@ func (t *target) request(batch, prompt, output int) roofline.RequestCost {
 func (t *target) memory(g *models.Graph, batch, tokens int) roofline.Footprint {
 	weights, kv := t.model.WeightBytes(t.prec.Weights), t.kvBytes(batch, tokens)
 	if t.par != nil {
-		weights, kv = t.par.WeightBytesPerGPU(t.model, t.prec.Weights), t.par.KVBytesPerGPU(kv)
+		state := min(kv, float64(batch)*t.model.StateBytes(t.prec.KV)) // none before the first token
+		weights, kv = t.par.WeightBytesPerGPU(t.model, t.prec.Weights), t.par.KVBytesPerGPU(kv-state, state)
 	}
 	return roofline.MemoryWith(t.model, t.device, g, weights, kv, t.prec)
 }

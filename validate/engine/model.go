@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strings"
+	"unicode"
 
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/models"
@@ -33,6 +35,11 @@ func newShape(a models.Arch) (shape, error) {
 	}
 	bad := func(format string, args ...any) (shape, error) {
 		return shape{}, fmt.Errorf("engine: arch %q: %s", a.Name, fmt.Sprintf(format, args...))
+	}
+	// The engine runs softmax-attention layers only; a recurrent layer
+	// run as attention would time the wrong work.
+	if k := recurrentLayers(a); k != "" {
+		return bad("layer_pattern %q has %s layers; the CPU engine runs attention-only models (pattern empty or all \"a\")", a.LayerPattern, k)
 	}
 	switch {
 	case s.Layers < 1 || s.Hidden < 1 || s.Heads < 1 || s.Vocab < 1:
@@ -87,6 +94,29 @@ func newShape(a models.Arch) (shape, error) {
 		}
 	}
 	return s, nil
+}
+
+// recurrentLayers names the first non-attention layer kind of a's
+// pattern (or of a mixer table given without one), or "".
+func recurrentLayers(a models.Arch) string {
+	for _, c := range strings.ToLower(a.LayerPattern) {
+		if c != rune(models.LayerAttention) && !unicode.IsSpace(c) {
+			return models.LayerKind(c).String()
+		}
+	}
+	switch {
+	case a.Mamba != nil:
+		return "mamba"
+	case a.RWKV != nil:
+		return "rwkv"
+	case a.MLSTM != nil:
+		return "mlstm"
+	case a.Linear != nil:
+		return "linear"
+	case a.Conv != nil:
+		return "conv"
+	}
+	return ""
 }
 
 // moeLayer reports whether layer l has a mixture-of-experts MLP: every layer
