@@ -17,19 +17,7 @@ func TestH100HeldOutSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := ReadSteps("gpu/data/h100/steps.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []StepPoint
-	for _, p := range SelectMode(steps, "cudagraph", 2048) {
-		if !ByModels("llama2-7b")(p) {
-			held = append(held, p)
-		}
-	}
-	if len(held) < 40 {
-		t.Fatalf("only %d held-out steps", len(held))
-	}
+	held := heldOutSteps(t, "gpu/data/h100")
 	c, err := NewPredictor(dev).CompareSteps(held)
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
 	"github.com/llmsim/llmsim/roofline"
+	"github.com/llmsim/llmsim/sweep"
 )
 
 // targetFlags are the flags every costing command shares: what hardware,
@@ -85,7 +85,7 @@ func (t *targetFlags) resolve() (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--model: %w", err)
 	}
-	prec, err := parsePrecision(t.weights, t.activations, t.kv)
+	prec, err := sweep.ParsePrecision(t.weights, t.activations, t.kv)
 	if err != nil {
 		return nil, err
 	}
@@ -137,37 +137,6 @@ func (t *targetFlags) parallel(sys *hw.System, m *models.Model, prec models.Prec
 	}
 	p := roofline.NewParallel(m, prec, tp, pp, t.collective, roofline.GroupLink(sys))
 	return &p, nil
-}
-
-// parsePrecision reads the three dtype flags. Activations default to bf16
-// unless weights are 16/32-bit floats (computed in their own format) or fp8/
-// int8 (W8A8); the KV cache defaults to the activation format.
-func parsePrecision(weights, activations, kv string) (models.Precision, error) {
-	var p models.Precision
-	var err error
-	if p.Weights, err = dtype.Parse(weights); err != nil {
-		return p, fmt.Errorf("--dtype: %w", err)
-	}
-	switch {
-	case activations != "":
-		if p.Activations, err = dtype.Parse(activations); err != nil {
-			return p, fmt.Errorf("--act-dtype: %w", err)
-		}
-	case p.Weights.Bits() >= 8:
-		p.Activations = p.Weights
-	default:
-		p.Activations = dtype.BF16
-	}
-	if p.Activations.Bits() < 8 {
-		return p, fmt.Errorf("--act-dtype: %s activations are not supported (use 8 bits or more)", p.Activations)
-	}
-	p.KV = p.Activations
-	if kv != "" {
-		if p.KV, err = dtype.Parse(kv); err != nil {
-			return p, fmt.Errorf("--kv-dtype: %w", err)
-		}
-	}
-	return p, nil
 }
 
 // checkFormat validates -o.

@@ -81,27 +81,12 @@ func TestSweepMatchesEstimate(t *testing.T) {
 // An --offload axis: every offload point of the sweep is what estimate
 // --offload prints for it; the empty value is the plain estimate.
 func TestSweepOffloadMatchesEstimate(t *testing.T) {
-	params := sweepModes()["estimate"]
-	space, err := sweep.NewSpace(params, map[string][]string{
+	space, ev, out, col := estimateSweep(t, map[string][]string{
 		"hw": {"t4-flexgen-paper"}, "model": {"opt-6.7b"}, "phase": {"prefill", "decode", "request"},
 		"batch": {"1", "4"}, "prompt": {"256"}, "context": {"300"}, "output": {"4"},
 		"offload": {"", "zero:tier=cpu", "accelerate:tier=disk", "flexgen:w=50/50/0,c=0/100/0,a=100/0/0,cpuattn=1"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mode := sweep.EstimateMode(params, &sweep.Loader{})
-	mk, err := mode.Prepare(space)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := mk()
 	idx := make([]int, len(space.Axes))
-	out := make([]sweep.Value, len(mode.Metrics))
-	col := map[string]int{}
-	for i, m := range mode.Metrics {
-		col[m] = i
-	}
 	seen := 0
 	for i := 0; i < space.Size(); i++ {
 		space.Point(i, idx)
@@ -149,16 +134,12 @@ func TestSweepOffloadMatchesEstimate(t *testing.T) {
 	}
 }
 
-// Tensor- and pipeline-parallel points of a sweep are `llmsim estimate
-// --tp --pp` to the last bit; a split the system cannot hold is a failed
-// point with estimate's reason, not a dropped one.
-func TestSweepParallelMatchesEstimate(t *testing.T) {
+// estimateSweep prepares an estimate-mode sweep over values: the space, one
+// evaluator, an output row and the metric columns by name.
+func estimateSweep(t *testing.T, values map[string][]string) (*sweep.Space, sweep.Evaluator, []sweep.Value, map[string]int) {
+	t.Helper()
 	params := sweepModes()["estimate"]
-	space, err := sweep.NewSpace(params, map[string][]string{
-		"hw": {"dgx-h100"}, "model": {"llama3-70b"}, "phase": {"prefill", "decode", "request"},
-		"batch": {"8"}, "prompt": {"1024"}, "context": {"2048"}, "output": {"16"},
-		"tp": {"1", "2", "8", "16"}, "pp": {"1", "2"}, "collective": {"ring"},
-	})
+	space, err := sweep.NewSpace(params, values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,13 +148,23 @@ func TestSweepParallelMatchesEstimate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := mk()
-	idx := make([]int, len(space.Axes))
-	out := make([]sweep.Value, len(mode.Metrics))
 	col := map[string]int{}
 	for i, m := range mode.Metrics {
 		col[m] = i
 	}
+	return space, mk(), make([]sweep.Value, len(mode.Metrics)), col
+}
+
+// Tensor- and pipeline-parallel points of a sweep are `llmsim estimate
+// --tp --pp` to the last bit; a split the system cannot hold is a failed
+// point with estimate's reason, not a dropped one.
+func TestSweepParallelMatchesEstimate(t *testing.T) {
+	space, ev, out, col := estimateSweep(t, map[string][]string{
+		"hw": {"dgx-h100"}, "model": {"llama3-70b"}, "phase": {"prefill", "decode", "request"},
+		"batch": {"8"}, "prompt": {"1024"}, "context": {"2048"}, "output": {"16"},
+		"tp": {"1", "2", "8", "16"}, "pp": {"1", "2"}, "collective": {"ring"},
+	})
+	idx := make([]int, len(space.Axes))
 	failed := 0
 	for i := 0; i < space.Size(); i++ {
 		space.Point(i, idx)
