@@ -16,7 +16,8 @@ import (
 // it is among those already there (an LRU of as many experts as fit; with
 // uniformly random routing a request hits with probability cached/Experts).
 // The model is tensor-parallel over the accelerator group (ideal shards,
-// plus two all-reduces per layer over the group's link). Requests arrive
+// plus an all-reduce after every sequence mixer and MLP block over the
+// group's link: two per layer for a transformer). Requests arrive
 // in a queue, so the next expert's copy overlaps the current request
 // (Overlap).
 type CoE struct {
@@ -94,7 +95,7 @@ func (c *CoE) Run(t *Target, w Workload) (*Result, error) {
 		if N > 1 {
 			if l := sys.LinkBetween(acc.Name, acc.Name); l != nil {
 				msg := float64(newTokens*t.Model.Hidden) * t.Prec.Activations.Bytes()
-				s += float64(2*t.Model.Layers) * 2 * (l.LatencySeconds + msg/l.BytesPerSecond)
+				s += float64(tpAllReduces(t.Model)) * 2 * (l.LatencySeconds + msg/l.BytesPerSecond)
 			}
 		}
 		return s + d.Overhead.StepSeconds

@@ -92,7 +92,12 @@ func (s *InstInfer) Run(t *Target, w Workload) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &csdStep{s: s, t: t, n: n, gbs: gbs, ngb: ngb, sz: t.sizes(), drives: float64(n.csd.Count)}
+	plan, err := newAttnLayers("instinfer", t.Model)
+	if err != nil {
+		return nil, err
+	}
+	st := &csdStep{s: s, t: t, n: n, gbs: gbs, ngb: ngb, sz: t.sizes(), drives: float64(n.csd.Count), plan: plan,
+		attnLayers: float64(t.Model.AttentionLayers())}
 	var g Graph
 	st.addResources(&g)
 	pre, dec, u := runSteps(g.Resources, w, false, st.build)
@@ -103,11 +108,15 @@ func (s *InstInfer) Run(t *Target, w Workload) (*Result, error) {
 	var pg models.Graph
 	t.build(&pg, seqs(nil, gbs, 0, w.Prompt))
 	gpu.ActivationBytes = peakActivations(t, &pg)
-	gpu.WorkingBytes = defaultGPUReserve + 2*float64(gbs*w.Prompt)*st.sz.KVPerTokenLayer
+	// Two attention layers' prefill KV staged before the drives take it.
+	gpu.WorkingBytes = defaultGPUReserve + 2*float64(gbs)*st.kvLayer(w.Prompt)
+	// A hybrid's recurrent state stays with its mixer on the GPU; the
+	// drives hold the attention layers' K and V.
+	gpu.KVBytes = float64(w.Batch) * t.stateBytes()
 	gpu.close()
 	csd := tier(n.csd)
 	csd.Tier = storageTier(n.csd.Device).Name
-	csd.KVBytes = float64(w.Batch) * t.kvBytes(w.Prompt+w.Output)
+	csd.KVBytes = float64(w.Batch) * t.attnKVBytes(w.Prompt+w.Output)
 	csd.close()
 	r.Memory = []TierUse{gpu, csd}
 	u.finish(r, t.System, w)
@@ -123,6 +132,9 @@ type csdStep struct {
 	sz       sizes
 	gbs, ngb int
 	drives   float64
+	// plan marks the attention layers; attnLayers counts them.
+	plan       attnLayers
+	attnLayers float64
 
 	gpu, engine, nandR, nandW, down, up int
 	ops                                 stepOps
@@ -178,6 +190,12 @@ func (c *csdStep) engineCost(ops []models.Op) cost {
 	return x
 }
 
+// kvLayer is one sequence's stored K and V of tokens tokens in one
+// attention layer (windows and a KV-cache scheme's budget honoured).
+func (c *csdStep) kvLayer(tokens int) float64 {
+	return c.t.attnKVBytes(tokens) / c.attnLayers
+}
+
 func (c *csdStep) build(g *Graph, cached, newTokens int) {
 	c.buf = seqs(c.buf, c.gbs, cached, newTokens)
 	c.t.split(c.buf, &c.ops)
@@ -188,7 +206,9 @@ func (c *csdStep) build(g *Graph, cached, newTokens int) {
 	tokens := float64(c.gbs * newTokens)
 	embed, head := priceOn(o[blockEmbed], gpu), priceOn(o[blockHead], gpu)
 	pre, post := priceOn(o[blockAttnPre], gpu), priceOn(o[blockAttnPost], gpu).plus(priceOn(o[blockMLP], gpu))
-	newKV := tokens * c.sz.KVPerTokenLayer / c.drives
+	// The new tokens' K and V of one attention layer, per drive (written
+	// even where a window or budget then drops an old token).
+	newKV := tokens * c.kvLayer(1) / c.drives
 	last := c.gpuTask(g, cost{Seconds: gpu.Overhead.StepSeconds})
 	for k := 0; k < c.ngb; k++ {
 		last = c.gpuTask(g, embed, last)
@@ -199,6 +219,9 @@ func (c *csdStep) build(g *Graph, cached, newTokens int) {
 		for l := 0; l < m.Layers; l++ {
 			for k := 0; k < c.ngb; k++ {
 				last = c.gpuTask(g, attn, last)
+				if !c.plan.At(l) {
+					continue
+				}
 				s := g.Add(Task{Resource: c.down, Bytes: newKV, Tag: TagKV}, last)
 				g.Add(Task{Resource: c.nandW, Bytes: newKV, Tag: TagKV}, s)
 			}
@@ -208,8 +231,8 @@ func (c *csdStep) build(g *Graph, cached, newTokens int) {
 		}
 		return
 	}
-	core := c.engineCost(o[blockAttnCore])
-	kvShard := float64(c.gbs*cached) * c.sz.KVPerTokenLayer / c.drives
+	core := scaled(c.engineCost(o[blockAttnCore]), c.plan.Scale) // one attention layer
+	kvShard := float64(c.gbs) * c.kvLayer(cached) / c.drives
 	qkv := tokens * float64(m.QDim()+2*m.KVDim()) * a / c.drives
 	out := tokens * float64(m.QDim()) * a / c.drives
 	prevCore, prevRead := -1, -1
@@ -222,6 +245,10 @@ func (c *csdStep) build(g *Graph, cached, newTokens int) {
 		recvs := make([]int, c.ngb)
 		for k := 0; k < c.ngb; k++ {
 			p := c.gpuTask(g, pre, posts[k])
+			if !c.plan.At(l) {
+				recvs[k] = p // a recurrent layer: its mixer is in post, on the GPU
+				continue
+			}
 			send := g.Add(Task{Resource: c.down, Bytes: qkv, Tag: TagActivations}, p)
 			g.Add(Task{Resource: c.nandW, Bytes: newKV, Tag: TagKV}, send)
 			// The drive streams the next shard into its DRAM while it

@@ -148,6 +148,13 @@ func (f *FlexGen) run(t *Target, w Workload, fast bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.CPUAttention {
+		// Attention units carry the q, k, v of every layer to the host and
+		// keep no recurrent state on the GPU for a hybrid's mixers.
+		if err := refuseRecurrent("flexgen", "cpuattn moves every layer's attention to the host (attention-only models)", t.Model); err != nil {
+			return nil, err
+		}
+	}
 	if f.W[0] < 1 || f.C[0] < 1 || f.A[0] < 1 || f.CPUAttention {
 		if err := n.needHost(); err != nil {
 			return nil, err

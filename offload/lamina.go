@@ -66,9 +66,12 @@ func (l *Lamina) memory(t *Target, n *laminaNode, w Workload) []TierUse {
 	t.build(&g, seqs(nil, 1, 0, w.Prompt))
 	acc.ActivationBytes = peakActivations(t, &g)
 	acc.WorkingBytes = defaultGPUReserve
+	// A hybrid's recurrent state stays with its mixer on the accelerator;
+	// the memory devices hold the attention layers' K and V.
+	acc.KVBytes = float64(w.Batch) * t.stateBytes()
 	acc.close()
 	mem := tier(n.mem)
-	mem.KVBytes = float64(w.Batch) * t.kvBytes(w.Prompt+w.Output)
+	mem.KVBytes = float64(w.Batch) * t.attnKVBytes(w.Prompt+w.Output)
 	mem.WorkingBytes = float64(n.mem.Count) * defaultGPUReserve
 	mem.close()
 	return []TierUse{acc, mem}
@@ -88,6 +91,10 @@ func (l *Lamina) Run(t *Target, w Workload) (*Result, error) {
 		return nil, err
 	}
 	m := t.Model
+	plan, err := newAttnLayers("lamina", m)
+	if err != nil {
+		return nil, err
+	}
 	accDev, memDev := n.acc.Device, n.mem.Device
 	A, M := float64(n.acc.Count), float64(n.mem.Count)
 	var g Graph
@@ -112,9 +119,11 @@ func (l *Lamina) Run(t *Target, w Workload) (*Result, error) {
 		o := &ops.ops
 		pre := div(priceOn(o[blockAttnPre], accDev), A)
 		post := div(priceOn(o[blockAttnPost], accDev).plus(priceOn(o[blockMLP], accDev)), A)
-		attn := div(priceOn(o[blockAttnCore], memDev), M)
+		// One attention layer's kernels (the block is averaged over all
+		// layers).
+		attn := div(scaled(priceOn(o[blockAttnCore], memDev), plan.Scale), M)
 		if cached == 0 {
-			attn = div(priceOn(o[blockAttnCore], accDev), A) // prefill attention stays on the accelerator
+			attn = div(scaled(priceOn(o[blockAttnCore], accDev), plan.Scale), A) // prefill attention stays on the accelerator
 		}
 		tokens := float64(sub * newTokens)
 		qkv := tokens * float64(m.QDim()+2*m.KVDim()) * a
@@ -130,6 +139,11 @@ func (l *Lamina) Run(t *Target, w Workload) (*Result, error) {
 				q[b] = g.Add(Task{Resource: accR, Seconds: pre.Seconds, FLOPs: pre.FLOPs}, last[b])
 			}
 			for b := 0; b < S; b++ {
+				if !plan.At(layer) {
+					// A recurrent layer: its mixer runs on the accelerator.
+					last[b] = g.Add(Task{Resource: accR, Seconds: post.Seconds, FLOPs: post.FLOPs}, q[b])
+					continue
+				}
 				send := g.Add(Task{Resource: netR, Bytes: qkv, Tag: TagActivations}, q[b])
 				res := accR
 				if cached > 0 {

@@ -54,7 +54,11 @@ func (s *NeuPIMs) Run(t *Target, w Workload) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &npStep{s: s, t: t, arr: newPIMArray(pg), acc: ag, batch: w.Batch}
+	plan, err := newAttnLayers("neupims", t.Model)
+	if err != nil {
+		return nil, err
+	}
+	st := &npStep{s: s, t: t, arr: newPIMArray(pg), acc: ag, batch: w.Batch, plan: plan}
 	var g Graph
 	st.accR = g.AddResource(Resource{Name: ag.Name, Kind: Serial, Group: ag.Name})
 	st.pimR = st.accR
@@ -67,7 +71,10 @@ func (s *NeuPIMs) Run(t *Target, w Workload) (*Result, error) {
 	r := &Result{Scheme: s.String(), System: t.System.Name, Model: t.Model.Name, PrefillSeconds: pre, DecodeSeconds: dec, FLOPs: u.totalFLOPs()}
 	acc := tier(ag)
 	acc.WeightsBytes = t.sizes().Total
-	kv := float64(w.Batch) * t.kvBytes(w.Prompt+w.Output)
+	// The PIM banks hold the attention layers' K and V; a hybrid's
+	// recurrent state stays with its mixer on the accelerator.
+	kv := float64(w.Batch) * t.attnKVBytes(w.Prompt+w.Output)
+	acc.KVBytes = float64(w.Batch) * t.stateBytes()
 	var pgGraph models.Graph
 	t.build(&pgGraph, seqs(nil, 1, 0, w.Prompt))
 	acc.ActivationBytes = peakActivations(t, &pgGraph)
@@ -78,7 +85,7 @@ func (s *NeuPIMs) Run(t *Target, w Workload) (*Result, error) {
 		p.close()
 		r.Memory = append(r.Memory, p)
 	} else {
-		acc.KVBytes = kv // the PIM stacks are the accelerator's memory
+		acc.KVBytes += kv // the PIM stacks are the accelerator's memory
 	}
 	r.Memory[0] = acc
 	r.Memory[0].close()
@@ -100,6 +107,7 @@ type npStep struct {
 	arr        *pimArray
 	acc        *hw.Group
 	batch      int
+	plan       attnLayers
 	accR, pimR int
 	ops        stepOps
 	buf        []models.Seq
@@ -139,7 +147,7 @@ func (st *npStep) build(g *Graph, cached, newTokens int) {
 	embed, head := priceOn(o[blockEmbed], dev), priceOn(o[blockHead], dev)
 	pre := priceOn(o[blockAttnPre], dev)
 	post := priceOn(o[blockAttnPost], dev).plus(priceOn(o[blockMLP], dev))
-	npuAttn := priceOn(o[blockAttnCore], dev)
+	npuAttn := scaled(priceOn(o[blockAttnCore], dev), st.plan.Scale) // one attention layer
 	// PIM attention of one sub-batch: K and V of every request in banks.
 	a := st.t.Prec.Activations.Bytes()
 	kvb := st.t.Prec.KV.Bytes()
@@ -160,6 +168,10 @@ func (st *npStep) build(g *Graph, cached, newTokens int) {
 		}
 		att := make([]int, S)
 		for b := 0; b < S; b++ {
+			if !st.plan.At(l) {
+				att[b] = q[b] // a recurrent layer: its mixer is in post, on the accelerator
+				continue
+			}
 			if st.s.Mode == "npu" {
 				att[b] = st.task(g, st.accR, npuAttn, q[b])
 				continue

@@ -119,6 +119,14 @@ func (s PIMGPT) Run(t *Target, w Workload) (*Result, error) {
 	if w.Batch != 1 {
 		return nil, fmt.Errorf("pimgpt: batch %d: PIM-GPT generates one sequence at a time", w.Batch)
 	}
+	// The schedule below is a GPT layer: attention GEMVs over the KV cache
+	// and a dense FFN in every layer.
+	if err := refuseRecurrent("pimgpt", "PIM-GPT maps a transformer's attention and FFN GEMVs in every layer", t.Model); err != nil {
+		return nil, err
+	}
+	if t.Model.MoE != nil {
+		return nil, fmt.Errorf("pimgpt: model %s is a mixture of experts: PIM-GPT maps a dense FFN in every layer", t.Model.Name)
+	}
 	pg, ag, err := pimNode(t.System)
 	if err != nil {
 		return nil, err

@@ -55,7 +55,8 @@ func TestBlockedPIMSerialisesDualOverlaps(t *testing.T) {
 		s, _ := Parse("neupims:mode=" + mode)
 		np := s.(*NeuPIMs)
 		pg, ag, _ := pimNode(sys)
-		st := &npStep{s: np, t: tg, arr: newPIMArray(pg), acc: ag, batch: 384}
+		plan, _ := newAttnLayers("neupims", m)
+		st := &npStep{s: np, t: tg, arr: newPIMArray(pg), acc: ag, batch: 384, plan: plan}
 		g := &Graph{}
 		st.accR = g.AddResource(Resource{Name: "npu", Kind: Serial})
 		st.pimR = st.accR

@@ -80,6 +80,10 @@ type Energy struct {
 	USDPerMillionTokens float64 `json:"usd_per_million_tokens"`
 	// PurchaseUSD is the price of buying every device (0 where unknown).
 	PurchaseUSD float64 `json:"purchase_usd"`
+	// DecodeJoulesPerToken is the energy of the decode steps alone (every
+	// device over the decode seconds) per token they generate; 0 when the
+	// run has no separate decode phase.
+	DecodeJoulesPerToken float64 `json:"decode_joules_per_token,omitempty"`
 	// Devices lists each group's share.
 	Devices []DeviceEnergy `json:"devices"`
 }
@@ -98,7 +102,8 @@ type DeviceEnergy struct {
 // Metric returns a named number of the result, for scenarios: batch,
 // tokens_per_second, decode_tokens_per_second, seconds, prefill_seconds,
 // decode_seconds, seconds_per_token (decode time per step), tflops,
-// joules_per_token, tokens_per_joule, average_watts, usd,
+// joules_per_token, tokens_per_joule, decode_joules_per_token (decode
+// steps only), average_watts, usd,
 // usd_per_million_tokens, tokens_per_second_per_usd_hour and
 // decode_tokens_per_second_per_usd_hour (rent of all devices),
 // decode_tokens_per_second_per_kusd (purchase price), or an Extra key.
@@ -127,6 +132,8 @@ func (r *Result) Metric(name string) (float64, bool) {
 		return r.Energy.JoulesPerToken, true
 	case "tokens_per_joule":
 		return 1 / r.Energy.JoulesPerToken, r.Energy.JoulesPerToken > 0
+	case "decode_joules_per_token":
+		return r.Energy.DecodeJoulesPerToken, r.Energy.DecodeJoulesPerToken > 0
 	case "average_watts":
 		return r.Energy.AverageWatts, true
 	case "usd":
@@ -153,6 +160,37 @@ type usage struct {
 	bytes     []float64
 	flops     []float64
 	tagSecs   [nTags]float64
+	// prefill holds busy time, bytes and FLOPs after the prefill step
+	// (markPrefill), so that the decode steps can be priced alone.
+	prefill *usage
+}
+
+// markPrefill records the usage so far as the prefill step's.
+func (u *usage) markPrefill() {
+	u.prefill = &usage{resources: u.resources, busyNanos: append([]float64(nil), u.busyNanos...),
+		bytes: append([]float64(nil), u.bytes...), flops: append([]float64(nil), u.flops...)}
+}
+
+// decode is the usage of the steps after the prefill mark.
+func (u *usage) decode() *usage {
+	d := newUsage(u.resources)
+	for i := range u.busyNanos {
+		d.busyNanos[i] = u.busyNanos[i] - u.prefill.busyNanos[i]
+		d.bytes[i] = u.bytes[i] - u.prefill.bytes[i]
+		d.flops[i] = u.flops[i] - u.prefill.flops[i]
+	}
+	return d
+}
+
+// busyByGroup is each group's busiest resource's busy seconds.
+func (u *usage) busyByGroup() map[string]float64 {
+	busy := map[string]float64{}
+	for i, res := range u.resources {
+		if res.Group != "" {
+			busy[res.Group] = max(busy[res.Group], u.busyNanos[i]/sim.NanosPerSecond)
+		}
+	}
+	return busy
 }
 
 func (u *usage) add(r Run, weight float64) {
@@ -187,7 +225,6 @@ func (u *usage) finish(r *Result, sys *hw.System, w Workload) {
 			r.Breakdown[Tag(i).String()] = s
 		}
 	}
-	busyByGroup := map[string]float64{}
 	for i, res := range u.resources {
 		busy := u.busyNanos[i] / sim.NanosPerSecond
 		ru := ResourceUse{Name: res.Name, Group: res.Group, BusySeconds: busy, Bytes: u.bytes[i]}
@@ -195,11 +232,12 @@ func (u *usage) finish(r *Result, sys *hw.System, w Workload) {
 			ru.Utilisation = math.Min(1, busy/r.Seconds)
 		}
 		r.Resources = append(r.Resources, ru)
-		if res.Group != "" {
-			busyByGroup[res.Group] = max(busyByGroup[res.Group], busy)
-		}
 	}
-	r.Energy = systemEnergy(sys, u, busyByGroup, r.Seconds, w.Tokens())
+	r.Energy = systemEnergy(sys, u, u.busyByGroup(), r.Seconds, w.Tokens())
+	if u.prefill != nil && r.DecodeSeconds > 0 {
+		d := u.decode()
+		r.Energy.DecodeJoulesPerToken = systemEnergy(sys, d, d.busyByGroup(), r.DecodeSeconds, float64(w.Batch*(w.Output-1))).JoulesPerToken
+	}
 	fits := true
 	for _, t := range r.Memory {
 		fits = fits && t.Fits

@@ -67,8 +67,8 @@ func Search(t *Target, w Workload, sp SearchSpace) (*FlexGen, error) {
 				for _, cp := range caches {
 					for _, ap := range acts {
 						for _, cpuAttn := range []bool{false, true} {
-							if cpuAttn && cp[0] > 0 {
-								continue
+							if cpuAttn && (cp[0] > 0 || t.Model.Recurrent()) {
+								continue // cpuattn: cache off the GPU, attention-only models
 							}
 							f := &FlexGen{W: wp, C: cp, A: ap, GPUBatch: gbs, NumBatches: ngb, CPUAttention: cpuAttn,
 								Overlap: true, PinWeights: true, Pageable: defaultPageable, GPUReserveBytes: defaultGPUReserve}

@@ -28,6 +28,7 @@ func runSteps(res []Resource, w Workload, fast bool, build stepBuilder) (prefill
 		return exec(p.cached, p.newTokens, 1), 0, u
 	}
 	prefillSeconds = exec(0, w.Prompt, 1)
+	u.markPrefill()
 	n := w.Output - 1
 	if n <= 0 {
 		return prefillSeconds, 0, u
