@@ -46,6 +46,8 @@ func aggregate(cells []cell, cs []sums, groups []group, pick func(c cell, g grou
 		total.observeR += w * s.observeR
 		total.observeC += w * s.observeC
 		total.scanned += w * s.scanned
+		total.rect += w * s.rect
+		total.prefRect += w * s.prefRect
 	}
 	if layerEq == 0 {
 		return total, 0
@@ -64,6 +66,8 @@ func aggregate(cells []cell, cs []sums, groups []group, pick func(c cell, g grou
 	total.observeR *= f
 	total.observeC *= f
 	total.scanned *= f
+	total.rect *= f
+	total.prefRect *= f
 	return total, repeat
 }
 
@@ -92,19 +96,7 @@ func (p *Plan) extraOps(orig *models.Op, cells []cell, cs []sums, out []models.O
 		budget := func(_ cell, g group) bool { return g.keep.kind == keepBudget }
 		s, rep := aggregate(cells, cs, groups, budget)
 		if r.scoreFLOPs > 0 && rep > 0 {
-			// Decode: the probabilities the attention wrote update fp32
-			// accumulators and pick the victim. Prefill: a fused kernel
-			// keeps no probabilities, so the scores are recomputed (QKᵀ
-			// over the keys again) and summed per key.
-			o := newOp(orig, OpScore, models.KindElemwise, rep)
-			o.FLOPs = heads*s.decodeKeys*r.scoreFLOPs + heads*s.prefPairs*(2*hd+softmaxFLOPs+r.scoreFLOPs)
-			o.ActivationReadBytes = heads*s.decodeKeys*lay.act + heads*s.kept*accumulatorBytes
-			o.ActivationWriteBytes = heads * s.kept * accumulatorBytes
-			o.KVReadBytes = s.prefKeys * lay.keyBytes()
-			if s.prefPairs > 0 {
-				o.Kind = models.KindAttention
-			}
-			out[k] = o
+			out[k] = p.scoreOp(orig, r, &s, rep, e)
 			k++
 		}
 		if r.observe > 0 && s.observeR > 0 {
@@ -234,4 +226,33 @@ func (p *Plan) sharePrefix(orig *models.Op, ph phase, main *models.Op, out []mod
 	c.ActivationWriteBytes = queries * qDim * lay.act
 	out[k] = c
 	return k + 1
+}
+
+// scoreOp is kv_score: importance scores updated from the attention
+// probabilities of the step. With eager attention the probabilities of every
+// query are in memory, so decode and prefill both read them (heads × rect).
+// With a fused kernel a decode step's attention writes them for this op (see
+// cellOp), while a prefill recomputes them (QKᵀ over the keys again, K
+// re-read) because the fused kernel keeps none. Either way fp32 accumulators
+// of the kept tokens are read and written, and a score function that runs
+// as separate tensor kernels (Keyformer's Gumbel softmax) moves the score
+// tensor scorePasses more times, half reads and half writes.
+func (p *Plan) scoreOp(orig *models.Op, r *retention, s *sums, rep int, e *env) models.Op {
+	lay := &e.lay
+	heads, hd := float64(e.m.Heads), lay.headDim
+	o := newOp(orig, OpScore, models.KindElemwise, rep)
+	if e.eager {
+		o.FLOPs = heads * s.rect * r.scoreFLOPs
+		o.ActivationReadBytes = heads * s.rect * lay.act
+	} else {
+		o.FLOPs = heads*s.decodeKeys*r.scoreFLOPs + heads*s.prefPairs*(2*hd+softmaxFLOPs+r.scoreFLOPs)
+		o.ActivationReadBytes = heads * s.decodeKeys * lay.act
+		o.KVReadBytes = s.prefKeys * lay.keyBytes()
+		if s.prefPairs > 0 {
+			o.Kind = models.KindAttention
+		}
+	}
+	o.ActivationReadBytes += heads*s.kept*accumulatorBytes + heads*s.rect*lay.act*r.scorePasses/2
+	o.ActivationWriteBytes = heads*s.kept*accumulatorBytes + heads*s.rect*lay.act*r.scorePasses/2
+	return o
 }

@@ -98,6 +98,12 @@ type retention struct {
 	// probability (H2O, Scissorhands, Keyformer, D2O), at this many FLOPs
 	// per score.
 	scoreFLOPs float64
+	// scorePasses: the score function runs as separate tensor kernels that
+	// move the heads × queries × keys score tensor this many more times
+	// (reads and writes) in the activation format (Keyformer's Gumbel
+	// softmax); 0 when scores are accumulated straight from the
+	// probabilities.
+	scorePasses float64
 	// observe > 0: after a prefill the last observe queries score the
 	// prompt once more to pick what to keep (SnapKV), pooled over pool
 	// neighbours.

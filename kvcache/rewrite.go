@@ -63,6 +63,9 @@ type sums struct {
 	observeR   float64 // retention observation window: queries × keys
 	observeC   float64 // channel observation window: queries × keys
 	scanned    float64 // kept tokens the sparse selection scans
+	// rect is the score rectangle, queries × keys read (what an eager
+	// kernel materialises); prefRect its share of prefilling sequences.
+	rect, prefRect float64
 }
 
 // env is what every op of one rewrite shares.
@@ -70,6 +73,11 @@ type env struct {
 	m    *models.Model
 	seqs []models.Seq
 	lay  layout
+	// eager: the op being rewritten materialises its scores
+	// (models.Options.MaterialisedAttention), so its probabilities are in
+	// memory for score tracking and its score traffic scales with the
+	// rectangle the scheme leaves.
+	eager bool
 }
 
 // Rewrite adjusts the attention ops of g to what the plan keeps, reads,
@@ -124,11 +132,14 @@ func (p *Plan) rewriteOp(g *models.Graph, i int, ph phase, w0 int, e *env) int {
 	for _, s := range e.seqs {
 		if ph.has(s) {
 			base.pairs += models.AttentionPairs(s.Cached, s.New, w0)
+			base.tokens += float64(s.New)
+			base.rect += float64(s.New) * keysRead(s.Cached, s.New, w0)
 		}
 	}
 	if base.pairs == 0 {
 		return 0
 	}
+	e.eager = materialised(&orig, &base, e)
 	var out [maxNewOps]models.Op
 	var cs [maxCells]sums
 	k := 0
@@ -213,6 +224,7 @@ func (p *Plan) cellSums(c *cell, gr group, ph phase, w0 int, e *env) sums {
 			s.scanned += float64(kept)
 		}
 		kept := float64(gr.keep.capped(q.Cached+q.New, w0))
+		s.rect += float64(q.New) * keys
 		s.tokens += float64(q.New)
 		s.pairs += pairs
 		s.keys += keys
@@ -224,6 +236,7 @@ func (p *Plan) cellSums(c *cell, gr group, ph phase, w0 int, e *env) sums {
 		} else {
 			s.prefPairs += pairs
 			s.prefKeys += keys
+			s.prefRect += float64(q.New) * keys
 			s.observeR += float64(min(observeR, q.New)) * keys
 			s.observeC += float64(min(observeC, q.New)) * keys
 		}
@@ -253,11 +266,32 @@ func (p *Plan) cellOp(orig *models.Op, c *cell, gr group, s, base *sums, e *env)
 	o.KVWriteBytes = h * s.tokens * lay.writeBytes()
 	o.ActivationReadBytes = h * orig.ActivationReadBytes
 	o.ActivationWriteBytes = h * orig.ActivationWriteBytes
-	if r := p.retention; r != nil && r.scoreFLOPs > 0 && gr.keep.kind == keepBudget {
-		// A decode step writes its attention probabilities for kv_score.
+	if e.eager {
+		// The score matrix is written and read twice (scores, then
+		// probabilities) over the rectangle this cell still scores; the
+		// kernel computes that whole rectangle.
+		heads := float64(e.m.Heads)
+		o.FLOPs = orig.FLOPs * (s.rect / base.rect) * h * (lay.pairFLOPs / lay.fullPairFLOPs)
+		o.ActivationReadBytes = h * (orig.ActivationReadBytes - 2*heads*base.rect*lay.act + 2*heads*s.rect*lay.act)
+		o.ActivationWriteBytes = h * (orig.ActivationWriteBytes - 2*heads*base.rect*lay.act + 2*heads*s.rect*lay.act)
+		if f := lay.fmt; f != nil && !f.unfused {
+			o.FLOPs += h * s.keys * (lay.kElems + lay.vElems) * f.dequantFLOPs
+		}
+	} else if r := p.retention; r != nil && r.scoreFLOPs > 0 && gr.keep.kind == keepBudget {
+		// A fused decode step writes its attention probabilities for
+		// kv_score (an eager one has them in memory already).
 		o.ActivationWriteBytes += h * float64(e.m.Heads) * s.decodeKeys * lay.act
 	}
 	return o
+}
+
+// materialised reports whether orig is an eager attention op: beyond Q, K,
+// V and its output it reads (and writes) the heads × queries × keys score
+// matrix twice, which a fused kernel never does (models.attentionOp).
+func materialised(orig *models.Op, base *sums, e *env) bool {
+	qkv := base.tokens * float64(e.m.QDim()+2*e.m.KVDim()) * e.lay.act
+	scores := 2 * float64(e.m.Heads) * base.rect * e.lay.act
+	return scores > 0 && orig.ActivationReadBytes >= qkv+scores/2
 }
 
 // insertOps puts ops into g.Ops at position at, shifting the rest.
