@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/offload"
 	"github.com/llmsim/llmsim/sim/cluster"
 	"github.com/llmsim/llmsim/sim/metrics"
 	"github.com/llmsim/llmsim/sim/replica"
@@ -31,6 +30,8 @@ overhead). docs/SIMULATOR.md explains the model.
   llmsim simulate --hw dgx-h100 --disaggregate 2:2 --workload trace.jsonl --trace out.json
   llmsim simulate --kv-scheme kivi:bits=2 --workload summarization --rate 2
   llmsim simulate --workload rag:groups=8,prefix=4096 --prefix-caching --rate 8
+  llmsim simulate --hw t4-flexgen-paper --model opt-6.7b --offload zero:tier=cpu --rate 0.2
+  llmsim simulate --model mamba-2.8b --rate 40
 
 Workload: --workload takes a trace file (.csv, .jsonl) or a preset (chat,
 summarization, reasoning, rag[:groups=N,...]); otherwise --arrival (or
@@ -47,6 +48,18 @@ prefix caching) shares the whole blocks of a prefix group's common prompt tokens
 hold them, keeps them cached after the last one finishes until their room is
 needed (least recently released first), and skips the prefill of a request's
 cached blocks; hydragen:prefix=P shares them without keeping them.
+Recurrent models (Mamba, RWKV, and the recurrent layers of hybrids such as
+Jamba) reserve each sequence's constant state at admission and free it at
+completion; attention layers grow block by block. Without attention layers a
+block is one sequence's state, so the cache holds ⌊budget / state⌋ sequences.
+Offloading (--offload NAME[:key=value,...], llmsim offload list): every
+iteration is priced by executing the scheme's task graph for that step on the
+system's tiers (GPU, CPU DRAM, disk, flash, CSD, PIM) — decodes as one step at
+their mean context, each distinct prompt shape as a step after it — and the KV
+cache lives where the scheme keeps it: its capacity is the room that the
+scheme's memory plan leaves on the tier that fills first (kv_tier). Not combined
+with --tp/--pp or --preemption swap. Schemes that work with simulate:` + "%s" + `
+flexgen:search=1 (it picks its own policy and batch) and coe are refused.
 Engines (--engine; default vllm-like):` + "%s" + `
 
 Output fields (JSON names; the table shows the same). Latencies are in seconds;
@@ -90,13 +103,17 @@ min and max are exact. Memory does not grow with the number of requests.
   replicas                per replica: pool, device, gpus (TP×PP), kv_blocks and
                           kv_block_tokens (the cache: memory × utilisation − weights
                           − peak activations − reserve, in blocks of full-format
-                          tokens), kv_mean_used and kv_peak_used (fractions of the
+                          tokens; kv_block_tokens 0: a block is one sequence's
+                          recurrent state, for models without attention layers),
+                          kv_tier (with --offload: the tier whose room bounds the
+                          cache), kv_mean_used and kv_peak_used (fractions of the
                           blocks held by requests; cached prefix blocks count as
                           free), busy_fraction (an
                           iteration in progress, engine overhead included),
                           gpu_fraction (GPUs computing), compute_fraction (achieved
                           FLOP/s over the peak) and bandwidth_fraction (bytes/s over
-                          the memory bandwidth), iterations, mean_batch_tokens,
+                          the memory bandwidth; both 0 with --offload, whose work
+                          spans several devices), iterations, mean_batch_tokens,
                           preemptions, swapped_bytes, step_memo_hit_ratio (iterations
                           whose batch shape was priced before), kv_timeline
                           (mean_used and peak_used fractions of the blocks in at most
@@ -132,6 +149,7 @@ type simulateFlags struct {
 	collective, router           string
 	disaggregate, decodeHW       string
 	kvLinkGBps, kvLinkLatency    float64
+	offload                      string
 	sloTTFT, sloTPOT             float64
 	format, requestsCSV, traceTo string
 }
@@ -156,7 +174,7 @@ func addSimulateFlags(fs *pflag.FlagSet) *simulateFlags {
 	fs.StringVar(&f.preemption, "preemption", "recompute", "recompute or swap (over the system's host link)")
 	fs.BoolVar(&f.prefixCaching, "prefix-caching", false, "share and cache the KV blocks of prefix groups and conversations across requests (vLLM automatic prefix caching)")
 	fs.IntVar(&f.blockTokens, "block-size", 16, "KV block size in tokens (default with --kv-scheme paged:block=B: B)")
-	fs.Float64Var(&f.gpuUtil, "gpu-memory-utilization", 0.9, "fraction of device memory the engine may use")
+	fs.Float64Var(&f.gpuUtil, "gpu-memory-utilization", 0.9, "fraction of device memory the engine may use (with --offload: of the accelerator's tier, default 1: the scheme's memory plan has its own reserve)")
 	fs.Float64Var(&f.swapGiB, "swap-space-gib", 4, "host memory per replica for swapped KV, GiB")
 	fs.Float64Var(&f.watermark, "watermark", 0.01, "fraction of KV blocks kept free when admitting prompts")
 	fs.IntVar(&f.maxModelLen, "max-model-len", 0, "max prompt + output tokens (default: the model's context)")
@@ -174,11 +192,12 @@ func addSimulateFlags(fs *pflag.FlagSet) *simulateFlags {
 	fs.StringVarP(&f.format, "output-format", "o", "table", "table or json")
 	fs.StringVar(&f.requestsCSV, "requests-csv", "", "write one CSV row per request to FILE")
 	fs.StringVar(&f.traceTo, "trace", "", "write a Chrome/Perfetto trace to FILE")
+	fs.StringVar(&f.offload, "offload", "", "offloading scheme NAME[:key=value,...] (llmsim offload list): each iteration runs as the scheme's task graph on the system's tiers, and the KV cache lives where the scheme keeps it")
 	return f
 }
 
 func runSimulate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("simulate", fmt.Sprintf(simulateHelp, engineList()), stderr)
+	fs := newFlags("simulate", fmt.Sprintf(simulateHelp, wrapList(replica.OffloadSchemes(), "  ", 78), engineList()), stderr)
 	f := addSimulateFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -220,6 +239,7 @@ type simulationConfig struct {
 	DTypes    string            `json:"dtypes"` // weights/activations/kv
 	Engine    string            `json:"engine"`
 	KVScheme  string            `json:"kv_scheme"`
+	Offload   string            `json:"offload,omitempty"`
 	Scheduler replica.Scheduler `json:"scheduler"`
 	KV        replica.KV        `json:"kv"`
 	MaxModel  int               `json:"max_model_len"`
@@ -241,6 +261,9 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 	if !fs.Changed("block-size") {
 		f.blockTokens = 0 // the scheme's paged block, else 16
 	}
+	if !fs.Changed("gpu-memory-utilization") {
+		f.gpuUtil = 0 // 0.9, or 1 under --offload
+	}
 	cfg, err := f.deployment(t)
 	if err != nil {
 		return nil, err
@@ -259,7 +282,10 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 			cfg.Trace = w
 			var err error
 			res, err = cluster.Run(cfg, src)
-			return err
+			if err != nil {
+				return flagNames(err) // an offload scheme or a cache that fails at setup
+			}
+			return nil
 		})
 	})
 	if err != nil {
@@ -267,7 +293,7 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 	}
 	rc := &cfg.Pools[0].Replica
 	sc := simulationConfig{
-		Hardware: t.system.Name, Model: t.model.Name, Engine: rc.Profile.Name, KVScheme: t.kv.String(),
+		Hardware: t.system.Name, Model: t.model.Name, Engine: rc.Profile.Name, KVScheme: t.kv.String(), Offload: offloadName(rc),
 		DTypes:    fmt.Sprintf("%s/%s/%s", t.prec.Weights, t.prec.Activations, t.prec.KV),
 		Scheduler: rc.Scheduler, KV: rc.KV, MaxModel: rc.MaxModelLen, TP: rc.TP, PP: rc.PP,
 		Router: cfg.Router, Workload: desc, Seed: f.seed,
@@ -313,11 +339,28 @@ func (f *simulateFlags) replicaConfig(t *target, sys *hw.System, role replica.Ro
 			c.Scheduler.ChunkTokens = -1 // explicit "off", kept by WithDefaults
 		}
 	}
+	if f.offload != "" {
+		if c.Offload, err = offload.Parse(f.offload); err != nil {
+			return c, fmt.Errorf("--offload: %w", err)
+		}
+	}
 	c = c.Defaults()
 	if err := c.Validate(); err != nil {
-		return c, flagNames(err)
+		err = flagNames(err)
+		if f.offload != "" {
+			err = fmt.Errorf("%w%s", err, tierHint(err))
+		}
+		return c, err
 	}
 	return c, nil
+}
+
+// offloadName is the replica's offloading scheme, or "" without one.
+func offloadName(c *replica.Config) string {
+	if c.Offload == nil {
+		return ""
+	}
+	return c.Offload.String()
 }
 
 // deployment builds the pools: one of --replicas, or prefill and decode
@@ -416,96 +459,11 @@ func isTraceFile(path string) bool {
 	return false
 }
 
-func writeSimulateTable(w io.Writer, s *simulation) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	c, r := &s.Config, s.Result
-	fmt.Fprintf(tw, "model\t%s (%s) on %s, engine %s, %s batching (%s, chunk %d, max %d seqs / %d tokens), KV %s, scheme %s%s\n",
-		c.Model, c.DTypes, c.Hardware, c.Engine, c.Scheduler.Policy, c.Scheduler.Priority, c.Scheduler.ChunkTokens,
-		c.Scheduler.MaxNumSeqs, c.Scheduler.MaxBatchedTokens, c.Scheduler.KVAlloc, c.KVScheme, onOff(c.KV.PrefixCaching, ", prefix caching"))
-	fmt.Fprintf(tw, "deployment\t%s, TP %d × PP %d, router %s\n", strings.Join(c.Pools, "; "), c.TP, c.PP, c.Router)
-	fmt.Fprintf(tw, "workload\t%s, seed %d\n", c.Workload, c.Seed)
-	rq := r.Requests
-	fmt.Fprintf(tw, "requests\t%d arrived, %d completed, %d rejected%s, %d preemptions (%d swaps)\n",
-		rq.Arrived, rq.Completed, rq.Rejected, reasons(rq.RejectedByReason), rq.Preemptions, rq.SwapOuts)
-	fmt.Fprintf(tw, "duration\t%.3f s simulated\n\n", r.DurationSeconds)
-	fmt.Fprintln(tw, "latency\tmean\tp50\tp90\tp99\tmax")
-	for _, l := range []struct {
-		name string
-		s    metrics.Summary
-	}{{"TTFT", r.TTFT}, {"TPOT", r.TPOT}, {"ITL", r.ITL}, {"E2E", r.E2E}, {"queue", r.Queue}} {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.name, dur(l.s.Mean), dur(l.s.P50), dur(l.s.P90), dur(l.s.P99), dur(l.s.Max))
-	}
-	tp, gp := r.Throughput, r.Goodput
-	fmt.Fprintf(tw, "\nthroughput\t%.3f req/s, %.1f output tok/s, %.1f total tok/s\n",
-		tp.RequestsPerSecond, tp.OutputTokensPerSecond, tp.TotalTokensPerSecond)
-	fmt.Fprintf(tw, "goodput\t%.3f req/s, %.1f output tok/s, %.1f%% within SLO (TTFT ≤ %s, TPOT ≤ %s)\n",
-		gp.RequestsPerSecond, gp.OutputTokensPerSecond, 100*gp.Attainment, slo(gp.SLO.TTFTSeconds), slo(gp.SLO.TPOTSeconds))
-	fmt.Fprintf(tw, "energy\t%.4g J (%.3f J/output token, %.0f W average)\n", r.Energy.Joules, r.Energy.JoulesPerOutputToken, r.Energy.AverageWatts)
-	fmt.Fprintf(tw, "cost\t$%.4g ($%.3f per million output tokens)\n", r.Cost.USD, r.Cost.USDPerMillionOutputTokens)
-	if p := r.PrefixCache; p != nil {
-		fmt.Fprintf(tw, "prefix cache\t%.1f%% hit rate: %d of %d prompt tokens found cached (prefill skipped), %d blocks evicted\n",
-			100*p.HitRate, p.HitTokens, p.QueriedTokens, p.EvictedBlocks)
-	}
-	if h := r.Handoff; h != nil {
-		fmt.Fprintf(tw, "KV hand-off\t%d transfers, %.3g B, link busy %.1f%%, mean %s\n",
-			h.Transfers, h.Bytes, 100*h.LinkBusyFraction, dur(h.MeanTransferSeconds))
-	}
-	fmt.Fprintln(tw, "\nreplica\tpool\tdevice\tGPUs\tKV blocks\tKV mean\tKV peak\tbusy\tGPU\tcompute\tbandwidth\titerations\tpreempt")
-	for _, p := range r.Replicas {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d×%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f%%\t%d\t%d\n",
-			p.Index, p.Pool, p.Device, p.GPUs, p.KVBlocks, p.KVBlockTokens, 100*p.KVMeanUsed, 100*p.KVPeakUsed,
-			100*p.BusyFraction, 100*p.GPUFraction, 100*p.ComputeFraction, 100*p.BandwidthFrac, p.Iterations, p.Preemptions)
-	}
-	return tw.Flush()
-}
-
-// dur formats seconds with a unit that keeps three significant digits.
-func dur(s float64) string {
-	switch {
-	case s == 0:
-		return "0"
-	case s < 1e-3:
-		return fmt.Sprintf("%.1f µs", s*1e6)
-	case s < 1:
-		return fmt.Sprintf("%.2f ms", s*1e3)
-	}
-	return fmt.Sprintf("%.3f s", s)
-}
-
-func onOff(on bool, s string) string {
-	if on {
-		return s
-	}
-	return ""
-}
-
 // flagNames rewrites the replica's knob names in configuration errors to
 // the flags that set them.
 func flagNames(err error) error {
 	r := strings.NewReplacer("kv scheme ", "--kv-scheme ", "kv allocation is", "--kv-alloc is",
-		"the block size is", "--block-size is", "prefix caching ", "--prefix-caching ")
+		"the block size is", "--block-size is", "prefix caching ", "--prefix-caching ", "offload scheme ", "--offload ",
+		"preemption swap", "--preemption swap")
 	return errors.New(r.Replace(err.Error()))
-}
-
-func slo(s float64) string {
-	if s <= 0 {
-		return "∞"
-	}
-	return dur(s)
-}
-
-func reasons(by map[string]uint64) string {
-	if len(by) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(by))
-	for k := range by {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s: %d", k, by[k])
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
 }

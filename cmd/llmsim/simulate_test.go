@@ -187,3 +187,64 @@ func TestSimulateRejectsBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// Under an offloading scheme a lone request costs what `estimate --offload
+// --phase request` says: the scheme's run executes the prefill and one
+// decode step per further token, exactly the iterations the replica
+// prices with the scheme's step pricer (TTFT and E2E within 1 ns).
+func TestSimulateOneRequestEqualsEstimateOffload(t *testing.T) {
+	for _, tc := range []struct{ model, spec, tier string }{
+		{"opt-6.7b", "zero:tier=cpu", "gpu gddr6"},
+		{"opt-1.3b", "flexgen:w=20/80/0,c=0/100/0,a=0/100/0,cpuattn=1", "cpu ddr4"},
+	} {
+		target := []string{"--hw", "t4-flexgen-paper", "--model", tc.model, "--offload", tc.spec}
+		sim, _ := simulateJSON(t, append(target, "--engine", "device", "--num-requests", "1", "--prompt-tokens", "512", "--output-tokens", "6")...)
+		est := estimateJSON(t, append(target, "--phase", "request", "--batch", "1", "--prompt", "512", "--output", "6")...)
+		ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
+		e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
+		if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
+			t.Errorf("%s: simulate TTFT %.9f E2E %.9f, estimate %.9f %.9f", tc.spec, ttft, e2e, est["ttft_seconds"], est["seconds"])
+		}
+		if got := sim["replicas"].([]any)[0].(map[string]any)["kv_tier"]; got != tc.tier {
+			t.Errorf("%s: kv_tier %v, want %s", tc.spec, got, tc.tier)
+		}
+		if got := sim["config"].(map[string]any)["offload"].(string); !strings.HasPrefix(got, strings.Split(tc.spec, ":")[0]) {
+			t.Errorf("config.offload %q", got)
+		}
+	}
+	if !strings.Contains(simulateHelp, "--offload") || !strings.Contains(simulateHelp, "kv_tier") {
+		t.Error("--help does not explain --offload and kv_tier")
+	}
+}
+
+// Schemes without a serving meaning are refused naming the flag.
+func TestSimulateOffloadErrors(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"--hw t4-flexgen-paper --model opt-1.3b --offload flexgen:search=1", "--offload flexgen:search=1: search=1 chooses its own policy"},
+		{"--hw dgx-a100 --model llama2-7b --offload coe", "schemes that do: accelerate"},
+		{"--hw h100-sxm --model llama3-8b --offload zero", "give a system with a host tier"},
+		{"--hw t4-flexgen-paper --model opt-1.3b --offload zero --preemption swap", "--preemption swap would copy"},
+		{"--hw t4-flexgen-paper --model opt-1.3b --offload nosuch", "--offload: offload: unknown scheme"},
+	} {
+		_, stderr, code := run(t, append([]string{"simulate", "--num-requests", "1"}, strings.Fields(tc.args)...)...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, %q; want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// A model without attention layers serves with its state reserved per
+// sequence, and a lone request equals the estimate.
+func TestSimulateRecurrentEqualsEstimate(t *testing.T) {
+	sim, _ := simulateJSON(t, "--model", "mamba-2.8b", "--engine", "device", "--max-model-len", "16384", "--num-requests", "1",
+		"--prompt-tokens", "2048", "--output-tokens", "64")
+	est := estimateJSON(t, "--model", "mamba-2.8b", "--phase", "request", "--prompt", "2048", "--output", "64")
+	ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
+	e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
+	if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
+		t.Fatalf("simulate TTFT %.9f E2E %.9f, estimate %.9f %.9f", ttft, e2e, est["ttft_seconds"], est["seconds"])
+	}
+	if rep := sim["replicas"].([]any)[0].(map[string]any); rep["kv_block_tokens"].(float64) != 0 || rep["kv_blocks"].(float64) < 1000 {
+		t.Fatalf("replica %v", rep)
+	}
+}

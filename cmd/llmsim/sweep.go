@@ -31,9 +31,10 @@ llmsim simulate (--mode simulate), with the same names and defaults. Each takes
   LO..HI        integers from LO to HI, step 1
   LO..HI:+S     arithmetic range; LO..HI:xF geometric range (F > 1)
 Numbers take k (×1024) and m (×1024²) suffixes: 1k..128k:x2 is 1024 ... 131072.
---offload (estimate mode) sweeps offloading schemes: each point is then
-llmsim estimate --offload SPEC (the scheme's task graphs executed on the
-system's tiers); the empty value is the plain estimate, e.g.
+--offload sweeps offloading schemes: each point is then llmsim estimate
+--offload SPEC (or llmsim simulate --offload SPEC in simulate mode: the
+scheme's task graphs executed on the system's tiers); the empty value is the
+plain estimate (or simulation), e.g.
   llmsim sweep --hw t4-flexgen-paper --model opt-30b --phase request --output 32 \
       --batch 8,64 --offload 'accelerate:tier=cpu;zero:tier=cpu;flexgen:w=20/80/0,c=0/100/0,a=0/100/0,cpuattn=1'
 The offload column appears only when --offload is given; for offload points
@@ -409,7 +410,11 @@ output_tokens_per_second, total_tokens_per_second; goodput_requests_per_second,
 goodput_output_tokens_per_second, attainment (fraction within --slo-ttft and
 --slo-tpot); joules, joules_per_output_token, average_watts, usd,
 usd_per_million_output_tokens; gpus (all replicas), kv_peak_used (highest
-replica), busy_fraction (mean over replicas).
+replica), busy_fraction (mean over replicas); prefix_hit_rate and
+prefix_tokens_saved (simulate's prefix_cache block: the fraction of prompt
+tokens found cached and their number, whose prefill was skipped; 0 without
+--prefix-caching or a hydragen scheme). --offload works in simulate mode too
+(one llmsim simulate --offload SPEC per point).
 `
 
 var simulateMetrics = []string{
@@ -421,7 +426,7 @@ var simulateMetrics = []string{
 	"requests_per_second", "output_tokens_per_second", "total_tokens_per_second",
 	"goodput_requests_per_second", "goodput_output_tokens_per_second", "attainment",
 	"joules", "joules_per_output_token", "average_watts", "usd", "usd_per_million_output_tokens",
-	"gpus", "kv_peak_used", "busy_fraction",
+	"gpus", "kv_peak_used", "busy_fraction", "prefix_hit_rate", "prefix_tokens_saved",
 }
 
 // simulateMode runs llmsim simulate at each point.
@@ -493,7 +498,11 @@ func simulateValues(r *simulation, out []sweep.Value) {
 		kvPeak = max(kvPeak, p.KVPeakUsed)
 		busy += p.BusyFraction / float64(len(r.Replicas))
 	}
-	vals = append(vals, gpus, kvPeak, busy)
+	var hitRate, saved float64
+	if p := r.PrefixCache; p != nil {
+		hitRate, saved = p.HitRate, float64(p.HitTokens)
+	}
+	vals = append(vals, gpus, kvPeak, busy, hitRate, saved)
 	for i, v := range vals {
 		out[i] = n(v)
 	}

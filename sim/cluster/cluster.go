@@ -71,6 +71,11 @@ func (c *Cluster) loop() error {
 		}
 		c.endNanos = e.AtNanos
 		c.dispatch(e)
+		if e.Kind < replica.KindLast {
+			if err := c.all[e.Target].Err(); err != nil {
+				return fmt.Errorf("replica %d: %w", e.Target, err)
+			}
+		}
 		if c.check != nil {
 			c.check(c, e)
 		}
@@ -146,11 +151,33 @@ func (c *Cluster) pull() {
 	c.q.Push(max(r.ArrivalNanos, c.q.NowNanos()), kindArrival, 0, 0)
 }
 
-// arrive routes the pending request to the first pool.
+// arrive routes the pending request to the first pool, and with it every
+// further request that arrives at the same instant: all of them are queued
+// before any replica's deferred launch runs, so a burst starts as one batch.
 func (c *Cluster) arrive(now int64) {
-	w := c.next
-	c.hasNext = false
-	c.pull() // first, so that requests arriving together are queued together
+	for {
+		w := c.next
+		c.hasNext = false
+		if r, ok := c.src.Next(); ok {
+			c.next, c.hasNext = r, true
+		}
+		fetched := c.hasNext
+		c.route(w, now)
+		if !fetched {
+			// A closed-loop client may have issued one while w was
+			// rejected; pull scheduled it.
+			return
+		}
+		if c.next.ArrivalNanos > now {
+			c.q.Push(c.next.ArrivalNanos, kindArrival, 0, 0)
+			return
+		}
+	}
+}
+
+// route sends the request w, arriving at now, to a replica of the first
+// pool (or rejects it).
+func (c *Cluster) route(w workloads.Request, now int64) {
 	c.arrived++
 	r := c.reqs.Get()
 	r.ID, r.ArrivalNanos = w.ID, now

@@ -96,12 +96,17 @@ type Handoff struct {
 
 // Replica reports one replica.
 type Replica struct {
-	Index            int     `json:"index"`
-	Pool             string  `json:"pool"`
-	Device           string  `json:"device"`
-	GPUs             int     `json:"gpus"`
-	KVBlocks         int     `json:"kv_blocks"`
-	KVBlockTokens    int     `json:"kv_block_tokens"`
+	Index    int    `json:"index"`
+	Pool     string `json:"pool"`
+	Device   string `json:"device"`
+	GPUs     int    `json:"gpus"`
+	KVBlocks int    `json:"kv_blocks"`
+	// KVBlockTokens is the tokens of one block; 0 for a model without
+	// attention layers, whose block is one sequence's recurrent state.
+	KVBlockTokens int `json:"kv_block_tokens"`
+	// KVTier is the memory tier that bounds the KV cache under an
+	// offloading scheme (the device's memory otherwise: omitted).
+	KVTier           string  `json:"kv_tier,omitempty"`
 	KVMeanUsed       float64 `json:"kv_mean_used"`
 	KVPeakUsed       float64 `json:"kv_peak_used"`
 	BusyFraction     float64 `json:"busy_fraction"`
@@ -176,9 +181,12 @@ func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (R
 	kv := rep.KV()
 	r := Replica{
 		Index: int(rep.Index), Pool: pool, Device: dev.Name, GPUs: gpus,
-		KVBlocks: kv.Total(), KVBlockTokens: kv.BlockTokens(),
+		KVBlocks: kv.Total(), KVBlockTokens: kv.BlockTokens(), KVTier: rep.KVTier(),
 		KVMeanUsed: kv.MeanUsedFraction(end), KVTimeline: kv.Timeline(end), Iterations: st.Iterations,
 		Preemptions: st.Preemptions, SwappedBytes: st.SwappedBytes,
+	}
+	if cfg.Model.AttentionLayers() == 0 {
+		r.KVBlockTokens = 0
 	}
 	if kv.Total() > 0 {
 		r.KVPeakUsed = float64(kv.Peak()) / float64(kv.Total())
@@ -197,10 +205,13 @@ func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (R
 	r.GPUFraction = sim.Seconds(st.GPUNanos) / dur
 	peak := roofline.Peak(dev, hw.ClassGEMM, cfg.Precision.Activations)
 	perGPUFLOPs, perGPUBytes := st.FLOPs/float64(gpus), st.Bytes/float64(gpus)
-	if peak > 0 {
+	// Under an offloading scheme the work spreads over several devices,
+	// links and drives, so fractions of the accelerator's peaks would mean
+	// nothing: they stay 0.
+	if peak > 0 && cfg.Offload == nil {
 		r.ComputeFraction = perGPUFLOPs / (peak * dur)
 	}
-	if bw := dev.MainMemory().BytesPerSecond; bw > 0 {
+	if bw := dev.MainMemory().BytesPerSecond; bw > 0 && cfg.Offload == nil {
 		r.BandwidthFrac = perGPUBytes / (bw * dur)
 	}
 	e := roofline.EnergyOf(dev, dur, perGPUFLOPs, perGPUBytes, peak)

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,29 @@ func TestBudgetArithmetic(t *testing.T) {
 	b.WeightsBytes = 80e9
 	if _, err := b.Blocks(); err == nil {
 		t.Fatal("weights bigger than memory must be an error")
+	}
+}
+
+// Without attention layers a block is one sequence's recurrent state:
+// 54 GB / 13,107,200 B (Mamba-2.8B's state in bf16) = 4119.87 → 4119.
+func TestBudgetStateBlocks(t *testing.T) {
+	b := Budget{CapacityBytes: 80e9, Utilization: 0.9, WeightsBytes: 16e9, ActivationBytes: 1e9,
+		ReservedBytes: 1e9, StateBytes: 13_107_200, BlockTokens: 16}
+	if b.BlockBytes() != 13_107_200 {
+		t.Fatalf("block %g B", b.BlockBytes())
+	}
+	n, err := b.Blocks()
+	if err != nil || n != 4119 {
+		t.Fatalf("blocks %d err %v", n, err)
+	}
+	// With attention layers the state does not change the block.
+	b.BytesPerToken = 131072
+	if b.BlockBytes() != 16*131072 {
+		t.Fatalf("hybrid block %g B", b.BlockBytes())
+	}
+	b.BytesPerToken, b.WeightsBytes = 0, 72e9-2e9
+	if _, err := b.Blocks(); err == nil || !strings.Contains(err.Error(), "recurrent state") {
+		t.Fatalf("no room for one state: %v", err)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package kv sizes and allocates a replica's KV cache: how many blocks fit
 // in device memory after weights, activations and the runtime reserve, and
-// a block allocator that counts them.
+// a block allocator that counts them. A block is BlockTokens tokens of
+// attention K/V, or one sequence's recurrent state for a model without
+// attention layers.
 //
 // The allocator counts blocks rather than naming them: a request's own
 // blocks are interchangeable, so a count is exact and costs O(1) per

@@ -5,28 +5,24 @@ import (
 )
 
 // Budget is the KV-cache arithmetic of one GPU of the replica (every GPU
-// of a TP×PP replica holds the same share, so the replica's capacity in
-// tokens is that of one GPU).
+// of a TP×PP replica holds its share of every sequence, so the replica's
+// capacity is that of one GPU). The shares are roofline.Parallel's, the
+// ones `llmsim estimate --tp/--pp` reports: the biggest pipeline stage's
+// layers, weights split TP ways except those that split fewer (K/V
+// projections over at most kv_heads GPUs, a few recurrent projections),
+// attention K/V over at most kv_heads GPUs, recurrent state with the
+// mixers' heads and channels.
 func (c *Config) Budget(x *Executor) kv.Budget {
-	m, dev := c.Model, c.Device
-	tp, pp := max(c.TP, 1), max(c.PP, 1)
-	// The biggest pipeline stage holds ⌈layers/pp⌉ layers; K/V heads split
-	// over at most kv_heads GPUs (the rest replicate them).
-	stageFraction := float64(ceilDiv(m.Layers, pp)) / float64(m.Layers)
-	kvSplit := float64(min(tp, max(m.KVHeads, 1)))
-	maxStepTokens := c.Scheduler.MaxBatchedTokens
-	if c.Scheduler.ChunkTokens > 0 {
-		maxStepTokens = min(maxStepTokens, c.Scheduler.ChunkTokens)
-	}
-	maxStepTokens = min(maxStepTokens, c.MaxModelLen*c.Scheduler.MaxNumSeqs)
+	m, dev, p := c.Model, c.Device, &x.par.Parallel
 	mem := dev.MainMemory()
 	return kv.Budget{
 		CapacityBytes:   mem.CapacityBytes,
 		Utilization:     c.KV.Utilization,
-		WeightsBytes:    m.WeightBytes(c.Precision.Weights) / float64(tp*pp),
-		ActivationBytes: x.PeakActivationBytes(maxStepTokens),
+		WeightsBytes:    p.WeightBytesPerGPU(m, c.Precision.Weights),
+		ActivationBytes: x.PeakActivationBytes(c.maxStepTokens()),
 		ReservedBytes:   mem.ReservedBytes,
-		BytesPerToken:   m.KVBytesPerToken(c.Precision.KV) * stageFraction / kvSplit,
+		BytesPerToken:   p.KVBytesPerGPU(m.KVBytesPerToken(c.Precision.KV), 0),
+		StateBytes:      p.KVBytesPerGPU(0, m.StateBytes(c.Precision.KV)),
 		BlockTokens:     c.KV.BlockTokens,
 	}
 }

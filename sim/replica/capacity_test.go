@@ -79,3 +79,25 @@ func TestFitsReasons(t *testing.T) {
 		t.Fatalf("contiguous reservation larger than the cache: %q (%d blocks)", got, rc.KV().Total())
 	}
 }
+
+// Under TP and PP the budget uses roofline.Parallel's per-GPU shares, the
+// ones `llmsim estimate --tp/--pp` reports, so the two agree:
+//   - TinyLlama (4 K/V heads) on TP 8: K/V projections split only 4 ways,
+//     so each GPU holds 22 layers × 2 × 2048 × 256 = 23,068,672 parameters
+//     × 2 B × (1/4 − 1/8) = 5,767,168 B more than an eighth of the weights;
+//     a token's K/V is 2 × 22 × 256 × 2 B = 22,528 B over 4 GPUs: 5,632 B.
+//   - Llama-3-70B on TP 2 × PP 3: 80 layers in stages of 26, 27, 27; the
+//     biggest holds 27/80 of the weights, halved by TP, and 27/80 of a
+//     token's K/V (327,680 B), halved: 55,296 B.
+func TestKVBudgetAgreesWithEstimate(t *testing.T) {
+	tiny := config(t, "dgx-h100", "tinyllama-1.1b", "vllm-like", func(c *Config) { c.TP = 8 })
+	b := tiny.Budget(NewExecutor(&tiny))
+	if want := tiny.Model.WeightBytes("bf16")/8 + 5_767_168; math.Abs(b.WeightsBytes-want) > 1e-3 || b.BytesPerToken != 5632 {
+		t.Fatalf("TinyLlama TP 8: weights %.0f (want %.0f), %g B/token", b.WeightsBytes, want, b.BytesPerToken)
+	}
+	big := config(t, "dgx-h100", "llama3-70b", "vllm-like", func(c *Config) { c.TP, c.PP = 2, 3 })
+	b = big.Budget(NewExecutor(&big))
+	if want := big.Model.WeightBytes("bf16") * 27 / 80 / 2; math.Abs(b.WeightsBytes-want) > 1 || math.Abs(b.BytesPerToken-55_296) > 1e-9 {
+		t.Fatalf("70B TP 2 × PP 3: weights %.0f (want %.0f), %g B/token", b.WeightsBytes, want, b.BytesPerToken)
+	}
+}

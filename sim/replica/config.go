@@ -7,6 +7,7 @@ import (
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/offload"
 )
 
 // Policy is how a replica forms batches.
@@ -172,6 +173,11 @@ type Config struct {
 	// "auto" (the faster of the two for each message, as NCCL picks).
 	Collective string
 	Role       Role
+	// Offload, when set, is an offloading scheme (package offload): every
+	// iteration is priced by executing the scheme's task graph for that
+	// step on the system's tiers, and the KV cache is sized where the
+	// scheme keeps it (see offload.go).
+	Offload offload.Scheme
 }
 
 // Defaults returns c with every zero knob filled in: scheduler defaults of
@@ -200,6 +206,11 @@ func (c Config) Defaults() Config {
 	}
 	if c.KV.Utilization == 0 {
 		c.KV.Utilization = 0.9
+		if c.Offload != nil {
+			// An offloading scheme's memory plan carries its own runtime
+			// reserve, and estimate --offload fits it to the whole tier.
+			c.KV.Utilization = 1
+		}
 	}
 	if c.KV.Preemption == "" {
 		c.KV.Preemption = PreemptRecompute
@@ -251,17 +262,14 @@ func (c *Config) Validate() error {
 	check(c.KV.SwapBytes >= 0, "swap space %g: must be ≥ 0", c.KV.SwapBytes)
 	check(c.MaxModelLen >= 2, "max model length %d: must be ≥ 2", c.MaxModelLen)
 	check(c.Collective == "ring" || c.Collective == "tree" || c.Collective == "auto", "collective %q: want ring, tree or auto", c.Collective)
-	// Paged blocks are sized from the attention KV per token; a model
-	// without attention layers has none (its constant state is not yet
-	// reserved per sequence by the KV manager).
-	if m := c.Model; m != nil && m.AttentionLayers() == 0 {
-		errs = append(errs, fmt.Errorf("model %s has no attention layers (layer_pattern %q): simulate does not yet reserve recurrent state; use estimate", m.Name, m.LayerPattern))
-	}
 	if c.KV.Preemption == PreemptSwap && c.hostLink() == nil {
 		errs = append(errs, fmt.Errorf("preemption swap: system %q has no link between its accelerator and a host; use recompute or a system with a host", c.System.Name))
 	}
 	errs = append(errs, c.checkScheme()...)
 	errs = append(errs, c.checkParallel()...)
+	if len(errs) == 0 {
+		errs = append(errs, c.checkOffload()...)
+	}
 	return errors.Join(errs...)
 }
 

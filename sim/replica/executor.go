@@ -44,6 +44,9 @@ type Executor struct {
 	opts    models.Options
 	profile *Profile
 	par     parallel
+	// off prices iterations through an offloading scheme instead of the
+	// roofline (nil without one).
+	off *offloadPricer
 
 	graph models.Graph
 	stage models.Graph // scratch for one pipeline stage
@@ -60,7 +63,22 @@ func NewExecutor(c *Config) *Executor {
 	}
 	x.par = newParallel(c)
 	x.cost.StageSeconds = make([]float64, x.par.pp)
+	if c.Offload != nil {
+		x.off = &offloadPricer{target: c.offloadTarget(), scheme: c.Offload}
+		// Pricing executes a task graph (~0.1-3 ms); hashing a batch's
+		// shape always pays for itself.
+		x.memo.awake = true
+	}
 	return x
+}
+
+// Err is the first iteration the executor could not price (an offloading
+// scheme that refused a batch shape), or nil.
+func (x *Executor) Err() error {
+	if x.off == nil {
+		return nil
+	}
+	return x.off.err
 }
 
 // Price returns the cost of one iteration over seqs. The result points
@@ -74,9 +92,16 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 		x.cost.StageSeconds = append(stages[:0], c.StageSeconds...)
 		return &x.cost
 	}
+	c := &x.cost
+	if x.off != nil {
+		c.OverheadSeconds = x.profile.IterationSeconds(len(seqs), x.model.Layers)
+		c.StageSeconds[0], c.FLOPs, c.Bytes = x.off.price(seqs)
+		c.SendSeconds = 0
+		x.memo.store(c)
+		return c
+	}
 	x.build(&x.graph, seqs)
 	g := &x.graph
-	c := &x.cost
 	c.OverheadSeconds = x.profile.IterationSeconds(g.Seqs, x.model.Layers)
 	if x.par.tp > 1 {
 		x.par.shard(g)

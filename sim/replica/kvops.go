@@ -30,6 +30,9 @@ func (r *Replica) admit(q *Request, h prefixHit, tokens int, now int64) bool {
 		// The watermark keeps room for running sequences to grow; with none
 		// running it would only stop the one request that could run.
 		watermark := int(r.cfg.KV.Watermark * float64(r.kv.Total()))
+		if r.stateOnly {
+			watermark = 0 // sequences never grow past their state
+		}
 		if need > free || len(r.running) > 0 && free-need < watermark {
 			return false
 		}

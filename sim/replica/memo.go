@@ -22,6 +22,9 @@ type stepMemo struct {
 	sleeping     int
 	key          memoEntry // key of the last lookup, for store
 	stages       []float64 // backing of the entries' StageSeconds
+	// awake keeps the memo from sleeping: set when pricing a step costs
+	// far more than hashing it (offloading schemes execute a task graph).
+	awake bool
 }
 
 type memoEntry struct {
@@ -85,7 +88,7 @@ func (m *stepMemo) lookup(seqs []models.Seq) (*StepCost, bool) {
 		m.windowHits++
 	}
 	if m.windowSteps == probeSteps {
-		if m.windowHits*100 < probeSteps {
+		if m.windowHits*100 < probeSteps && !m.awake {
 			m.sleeping = sleepSteps
 		}
 		m.windowSteps, m.windowHits = 0, 0

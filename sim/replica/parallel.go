@@ -32,8 +32,6 @@ func (c *Config) checkParallel() []error {
 // tensor parallelism.
 func (p *parallel) shard(g *models.Graph) { p.Shard(g) }
 
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
 // commSeconds is the tensor-parallel communication of a stage of layers
 // layers: two all-reduces of the activations per layer, and the logits'
 // all-gather on the last stage.

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
@@ -82,6 +83,12 @@ type Replica struct {
 	blockBytes float64
 	size       kvSizer
 	paged      bool // KVAlloc is KVPaged
+	// stateOnly: the model has no attention layers, so a sequence's one
+	// block (its recurrent state) never grows after admission.
+	stateOnly bool
+	// kvTier is the memory tier whose room bounds the KV cache under an
+	// offloading scheme ("" without one).
+	kvTier string
 	// reserveTokens is what a contiguous allocation reserves per request.
 	reserveTokens int
 	// waitingBlocks are the blocks of the waiting requests' pending
@@ -128,14 +135,36 @@ type entry struct {
 func New(index int32, c *Config, q *sim.Queue, sink Sink) (*Replica, error) {
 	r := &Replica{Index: index, cfg: c, q: q, sink: sink, forming: -1}
 	r.exec = NewExecutor(c)
-	budget := c.Budget(r.exec)
-	blocks, err := budget.Blocks()
-	if err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", c.Model.Name, c.Device.Name, err)
+	sk := kvcache.ForSimulator(c.KV.Scheme)
+	r.size = newSizer(c, sk.Sizing, &r.exec.par.Parallel)
+	r.stateOnly = c.Model.AttentionLayers() == 0
+	gpus := float64(max(c.TP, 1) * max(c.PP, 1))
+	var blocks int
+	if c.Offload != nil {
+		kvBytes, tier, err := c.offloadKV(r.exec.off.target)
+		if err != nil {
+			return nil, fmt.Errorf("%s on %s: %w", c.Model.Name, c.System.Name, err)
+		}
+		if blocks = int(math.Floor(kvBytes / r.size.blockBytes)); blocks < 1 {
+			return nil, fmt.Errorf("%s on %s: offload scheme %s leaves %.3g B for the KV cache on %s, less than one block (%.3g B)",
+				c.Model.Name, c.System.Name, c.Offload, kvBytes, tier, r.size.blockBytes)
+		}
+		r.kvTier, r.blockBytes = tier, r.size.blockBytes
+	} else {
+		budget := c.Budget(r.exec)
+		var err error
+		if blocks, err = budget.Blocks(); err != nil {
+			if budget.ActivationBytes > budget.WeightsBytes {
+				// Usually a model without a context limit (2^20 tokens) on an
+				// engine that profiles a whole-context prefill.
+				err = fmt.Errorf("%w; the activations are those of the largest iteration, %d tokens: lower max-num-batched-tokens or max-model-len, or chunk the prefill",
+					err, c.maxStepTokens())
+			}
+			return nil, fmt.Errorf("%s on %s: %w", c.Model.Name, c.Device.Name, err)
+		}
+		r.blockBytes = budget.BlockBytes() * gpus
 	}
 	r.kv = kv.NewBlocks(blocks, c.KV.BlockTokens)
-	sk := kvcache.ForSimulator(c.KV.Scheme)
-	r.size = newSizer(c, sk.Sizing)
 	r.paged = c.Scheduler.KVAlloc == KVPaged
 	r.reserveTokens = c.MaxModelLen
 	if sk.ReserveTokens > 0 {
@@ -144,8 +173,6 @@ func New(index int32, c *Config, q *sim.Queue, sink Sink) (*Replica, error) {
 	if c.KV.sharing() {
 		r.kv.EnableSharing(c.KV.PrefixCaching)
 	}
-	gpus := float64(max(c.TP, 1) * max(c.PP, 1))
-	r.blockBytes = budget.BlockBytes() * gpus
 	if l := c.hostLink(); l != nil && c.KV.Preemption == PreemptSwap {
 		r.hostLink = sim.NewLink(l)
 		r.hostLink.BytesPerSecond *= gpus // each GPU moves its share on its own link
@@ -163,6 +190,14 @@ func (r *Replica) Config() *Config { return r.cfg }
 // KVBytes is the KV cache of a sequence of tokens tokens under the
 // replica's scheme, over all layers (what a hand-off moves).
 func (r *Replica) KVBytes(tokens int) float64 { return r.size.bytes(tokens) }
+
+// KVTier is the memory tier (group and tier name) whose room bounds the
+// KV cache under an offloading scheme, or "" without one.
+func (r *Replica) KVTier() string { return r.kvTier }
+
+// Err is why the replica stopped: an iteration its offloading scheme could
+// not price, or nil. The cluster ends the run with it.
+func (r *Replica) Err() error { return r.exec.Err() }
 
 // KV is the replica's device block pool.
 func (r *Replica) KV() *kv.Blocks { return r.kv }

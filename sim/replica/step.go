@@ -24,6 +24,9 @@ func (r *Replica) launch(s int, now int64) {
 	it.Seqs = len(sl.entries)
 	it.KVUsedBlocks, it.KVCachedBlocks = r.kv.Used(), r.kv.Cached()
 	c := r.exec.Price(r.seqs)
+	if r.exec.off != nil && r.exec.off.err != nil {
+		return // the slot stays busy: the replica stops, and the cluster reports Err
+	}
 	it.Cost = c
 	t := now + r.rounder.Nanos(c.OverheadSeconds)
 	var gpuNanos int64
