@@ -139,7 +139,7 @@ func (c *config) stepSeconds(seqs []models.Seq) float64 {
 		if p.ReplacesDeviceStep {
 			sec -= c.dev.Overhead.StepSeconds
 		}
-		sec += p.IterationSeconds(g.Seqs, c.m.Layers)
+		sec += p.IterationSeconds(seqs, c.m.Layers)
 	}
 	return sec
 }

@@ -151,17 +151,42 @@ func FitHostOverhead(its []ServedIteration) (stepSeconds, perSeqSeconds float64)
 	for _, x := range its {
 		bySeqs[x.Seqs] = append(bySeqs[x.Seqs], x.HostSeconds)
 	}
+	return fitMedianLine(bySeqs)
+}
+
+// FitPrefillDispatch fits the eager dispatch of prefill iterations: the
+// GPU time a prefill iteration measured beyond what the device description
+// predicts for it (predict(seqs, tokens), the roofline step), as
+// perLayer + perSeqLayer × prompts per decoder layer, by the same median
+// line as FitHostOverhead. Decode iterations (CUDA graphs) take no part.
+func FitPrefillDispatch(its []ServedIteration, layers int, predict func(seqs, tokens int) float64) (perLayer, perSeqLayer float64) {
+	bySeqs := map[int][]float64{}
+	for _, x := range its {
+		if x.Kind == "prefill" {
+			bySeqs[x.Seqs] = append(bySeqs[x.Seqs], x.GPUSeconds-predict(x.Seqs, x.Tokens))
+		}
+	}
+	a, b := fitMedianLine(bySeqs)
+	return a / float64(layers), b / float64(layers)
+}
+
+// fitMedianLine fits y = a + b·n through the median y of each n, weighted
+// by the number of samples, clamping a and b at zero.
+func fitMedianLine(byN map[int][]float64) (a, b float64) {
 	var sw, sx, sy, sxx, sxy float64
-	for n, hs := range bySeqs {
-		w, x, y := float64(len(hs)), float64(n), medianOf(hs)
+	for n, ys := range byN {
+		w, x, y := float64(len(ys)), float64(n), medianOf(ys)
 		sw, sx, sy, sxx, sxy = sw+w, sx+w*x, sy+w*y, sxx+w*x*x, sxy+w*x*y
 	}
-	if d := sw*sxx - sx*sx; d > 0 {
-		perSeqSeconds = (sw*sxy - sx*sy) / d
+	if sw == 0 {
+		return 0, 0
 	}
-	perSeqSeconds = max(perSeqSeconds, 0)
-	stepSeconds = max((sy-perSeqSeconds*sx)/sw, 0)
-	return stepSeconds, perSeqSeconds
+	if d := sw*sxx - sx*sx; d > 0 {
+		b = (sw*sxy - sx*sy) / d
+	}
+	b = max(b, 0)
+	a = max((sy-b*sx)/sw, 0)
+	return a, b
 }
 
 // medianOf is the median of xs, which it leaves as they are.

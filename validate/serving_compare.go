@@ -10,6 +10,7 @@ import (
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/roofline"
 	"github.com/llmsim/llmsim/sim/cluster"
 	"github.com/llmsim/llmsim/sim/replica"
 	"github.com/llmsim/llmsim/workloads"
@@ -71,19 +72,27 @@ type ServingLevelReport struct {
 	ErrorPercent  map[string]float64 `json:"error_percent"`
 }
 
+// ServingEngine is the engine profile fitted on the calibration level:
+// host time per iteration (step + per sequence) from the measured host
+// seconds, and eager prefill dispatch per decoder layer (fixed + per
+// prompt) from the prefill iterations' GPU time beyond the roofline step.
+type ServingEngine struct {
+	StepSeconds               float64 `json:"step_seconds"`
+	PerSeqSeconds             float64 `json:"per_seq_seconds"`
+	PrefillPerLayerSeconds    float64 `json:"prefill_per_layer_seconds"`
+	PrefillPerSeqLayerSeconds float64 `json:"prefill_per_seq_layer_seconds"`
+	CalibrationLevel          int     `json:"calibration_level"`
+	MaxNumSeqs                int     `json:"max_num_seqs"`
+	MaxBatchedTokens          int     `json:"max_num_batched_tokens"`
+}
+
 // ServingReport is the result of CompareServing.
 type ServingReport struct {
 	Hardware string `json:"hardware"`
 	Model    string `json:"model"`
 	// Engine is the profile used: host overhead fitted on the calibration
 	// level, the server's scheduler settings.
-	Engine struct {
-		StepSeconds      float64 `json:"step_seconds"`
-		PerSeqSeconds    float64 `json:"per_seq_seconds"`
-		CalibrationLevel int     `json:"calibration_level"`
-		MaxNumSeqs       int     `json:"max_num_seqs"`
-		MaxBatchedTokens int     `json:"max_num_batched_tokens"`
-	} `json:"engine"`
+	Engine ServingEngine        `json:"engine"`
 	Levels []ServingLevelReport `json:"levels"`
 	// MAPEPercent and WorstPercent are over the validation levels only:
 	// mean and largest absolute error per metric.
@@ -95,13 +104,15 @@ type ServingReport struct {
 // style prefill-first continuous batching, whole prompts, host overhead
 // step + perSeq × sequences on top of the device's own step overhead
 // (which the device description fitted to GPU time, not host time).
-func ServingProfile(stepSeconds, perSeqSeconds float64, o ServingOptions) replica.Profile {
+func ServingProfile(e ServingEngine, o ServingOptions) replica.Profile {
 	o = o.withDefaults()
 	return replica.Profile{
-		Name:          "serve.py",
-		Description:   "validate/gpu/serve.py: prefill-first continuous batching, eager prefill, CUDA-graph decode",
-		StepSeconds:   stepSeconds,
-		PerSeqSeconds: perSeqSeconds,
+		Name:                      "serve.py",
+		Description:               "validate/gpu/serve.py: prefill-first continuous batching, eager prefill, CUDA-graph decode",
+		StepSeconds:               e.StepSeconds,
+		PerSeqSeconds:             e.PerSeqSeconds,
+		PrefillPerLayerSeconds:    e.PrefillPerLayerSeconds,
+		PrefillPerSeqLayerSeconds: e.PrefillPerSeqLayerSeconds,
 		Defaults: replica.Scheduler{Policy: replica.Continuous, Priority: replica.PrefillFirst, ChunkTokens: -1,
 			MaxNumSeqs: o.MaxNumSeqs, MaxBatchedTokens: o.MaxBatchedTokens},
 	}
@@ -130,12 +141,15 @@ func CompareServing(dir string, sys *hw.System, m *models.Model, o ServingOption
 	}
 	rep := &ServingReport{Hardware: sys.Name, Model: m.Name,
 		MAPEPercent: map[string]float64{}, WorstPercent: map[string]float64{}}
-	step, perSeq := FitHostOverhead(levels[cal].Iterations)
-	rep.Engine.StepSeconds, rep.Engine.PerSeqSeconds, rep.Engine.CalibrationLevel = step, perSeq, o.CalibrationLevel
+	rep.Engine.StepSeconds, rep.Engine.PerSeqSeconds = FitHostOverhead(levels[cal].Iterations)
+	dev := sys.Primary().Device
+	prec := models.Precision{Weights: dtype.BF16, Activations: dtype.BF16, KV: dtype.BF16}
+	rep.Engine.PrefillPerLayerSeconds, rep.Engine.PrefillPerSeqLayerSeconds = FitPrefillDispatch(levels[cal].Iterations, m.Layers,
+		func(seqs, tokens int) float64 { return prefillSeconds(m, dev, prec, seqs, tokens) })
+	rep.Engine.CalibrationLevel = o.CalibrationLevel
 	rep.Engine.MaxNumSeqs, rep.Engine.MaxBatchedTokens = o.MaxNumSeqs, o.MaxBatchedTokens
-	rc := replica.Config{Model: m, System: sys, Device: sys.Primary().Device, Profile: ServingProfile(step, perSeq, o),
-		Precision:   models.Precision{Weights: dtype.BF16, Activations: dtype.BF16, KV: dtype.BF16},
-		MaxModelLen: o.MaxModelLen}.Defaults()
+	rc := replica.Config{Model: m, System: sys, Device: dev, Profile: ServingProfile(rep.Engine, o),
+		Precision: prec, MaxModelLen: o.MaxModelLen}.Defaults()
 	if err := rc.Validate(); err != nil {
 		return nil, err
 	}
@@ -167,6 +181,20 @@ func CompareServing(dir string, sys *hw.System, m *models.Model, o ServingOption
 		rep.MAPEPercent[name] /= float64(nVal)
 	}
 	return rep, nil
+}
+
+// prefillSeconds is the device's price of one prefill iteration of seqs
+// prompts that together hold tokens tokens (split as evenly as they go),
+// the roofline step the simulator would run for it.
+func prefillSeconds(m *models.Model, dev *hw.Device, prec models.Precision, seqs, tokens int) float64 {
+	ss := make([]models.Seq, seqs)
+	for i := range ss {
+		ss[i].New = tokens / seqs
+		if i < tokens%seqs {
+			ss[i].New++
+		}
+	}
+	return roofline.StepSeconds(m.Graph(ss, prec, models.Options{}), dev)
 }
 
 // simulateLevel replays reqs through one replica and returns the

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"github.com/llmsim/llmsim/models"
 	"math"
 	"testing"
 
@@ -44,6 +45,29 @@ func TestSingleRequestEqualsEstimate(t *testing.T) {
 	}
 }
 
+// An engine that dispatches prefills eagerly (CUDA graphs for decode only)
+// pays its per-layer prefill dispatch in the prefill iteration and not in
+// decode iterations: with 1 ms + 0.5 ms per prompt per layer over 32 layers,
+// the TTFT grows by exactly 48 ms and the E2E by the same.
+func TestPrefillDispatchOnlyInPrefill(t *testing.T) {
+	rc := replicaConfig(t, "h100-sxm", "llama3-8b", "device", nil)
+	base := run(t, single(rc, 1), &sliceSource{reqs: []workloads.Request{{PromptTokens: 512, OutputTokens: 4}}})
+	rc.Profile.PrefillPerLayerSeconds, rc.Profile.PrefillPerSeqLayerSeconds = 1e-3, 0.5e-3
+	got := run(t, single(rc, 1), &sliceSource{reqs: []workloads.Request{{PromptTokens: 512, OutputTokens: 4}}})
+	const want = (1e-3 + 0.5e-3) * 32
+	if d := got.TTFT.Mean - base.TTFT.Mean; math.Abs(d-want) > 1e-9 {
+		t.Errorf("TTFT grew by %g, want %g", d, want)
+	}
+	if d := got.E2E.Mean - base.E2E.Mean; math.Abs(d-want) > 2e-9 {
+		t.Errorf("E2E grew by %g, want %g (decode iterations must not pay it)", d, want)
+	}
+	p := rc.Profile
+	two := []models.Seq{{New: 100}, {New: 200}, {Cached: 50, New: 1}}
+	if got, want := p.IterationSeconds(two, 10), (1e-3+2*0.5e-3)*10; math.Abs(got-want) > 1e-15 {
+		t.Errorf("two prompts and a decode over 10 layers: %g, want %g", got, want)
+	}
+}
+
 // With an engine profile the iteration overhead adds to each step: the
 // prefill pays it once (one sequence), and the device's own step overhead
 // is replaced.
@@ -53,7 +77,7 @@ func TestProfileOverheadAddsPerIteration(t *testing.T) {
 	})
 	res := run(t, single(rc, 1), &sliceSource{reqs: []workloads.Request{{PromptTokens: 512, OutputTokens: 2}}})
 	est := roofline.Request(rc.Model, rc.Device, 1, 512, 2, rc.Precision, rc.Options)
-	perIter := rc.Profile.IterationSeconds(1, rc.Model.Layers) - rc.Device.Overhead.StepSeconds
+	perIter := rc.Profile.IterationSeconds([]models.Seq{{New: 1}}, rc.Model.Layers) - rc.Device.Overhead.StepSeconds
 	if d := res.TTFT.Mean - (est.TTFTSeconds + perIter); math.Abs(d) > 1e-9 {
 		t.Fatalf("TTFT %g, want estimate %g + %g", res.TTFT.Mean, est.TTFTSeconds, perIter)
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/llmsim/llmsim/models"
 	"math"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func TestOffloadProfileReplacesDeviceOverhead(t *testing.T) {
 	})
 	res := run(t, single(rc, 1), &sliceSource{reqs: []workloads.Request{{PromptTokens: 256, OutputTokens: 2}}})
 	want := offloadRequest(t, rc, spec, 256, 2)
-	perIter := rc.Profile.IterationSeconds(1, rc.Model.Layers) - rc.Device.Overhead.StepSeconds
+	perIter := rc.Profile.IterationSeconds([]models.Seq{{New: 1}}, rc.Model.Layers) - rc.Device.Overhead.StepSeconds
 	if rc.Device.Overhead.StepSeconds == 0 {
 		t.Fatal("the T4 should carry a step overhead for this test to mean something")
 	}

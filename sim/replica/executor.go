@@ -94,7 +94,7 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 	}
 	c := &x.cost
 	if x.off != nil {
-		c.OverheadSeconds = x.profile.IterationSeconds(len(seqs), x.model.Layers)
+		c.OverheadSeconds = x.profile.IterationSeconds(seqs, x.model.Layers)
 		c.StageSeconds[0], c.FLOPs, c.Bytes = x.off.price(seqs)
 		c.SendSeconds = 0
 		x.memo.store(c)
@@ -102,7 +102,7 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 	}
 	x.build(&x.graph, seqs)
 	g := &x.graph
-	c.OverheadSeconds = x.profile.IterationSeconds(g.Seqs, x.model.Layers)
+	c.OverheadSeconds = x.profile.IterationSeconds(seqs, x.model.Layers)
 	if x.par.tp > 1 {
 		x.par.shard(g)
 	}

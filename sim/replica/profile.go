@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/llmsim/llmsim/models"
 )
 
 // Profile is the software side of a serving engine: the per-iteration CPU
@@ -43,6 +45,16 @@ type Profile struct {
 	// launches each small op from Python (~10 µs each, some 40-50 ops per
 	// Llama layer in Hugging Face eager code), which CUDA graphs remove.
 	PerLayerSeconds float64
+	// PrefillPerLayerSeconds and PrefillPerSeqLayerSeconds are eager
+	// dispatch in iterations that prefill, for engines that replay CUDA
+	// graphs for decode only (vLLM, TensorRT-LLM's default, serve.py):
+	// a prefill's kernels are launched one by one from the host, so the
+	// GPU waits PrefillPerLayerSeconds per decoder layer, plus
+	// PrefillPerSeqLayerSeconds per layer for every prompt in the
+	// iteration when the engine loops over prompts (ragged attention and
+	// KV writes issued per sequence).
+	PrefillPerLayerSeconds    float64
+	PrefillPerSeqLayerSeconds float64
 	// AdmitSeconds and AdmitPerTokenSeconds delay a request between its
 	// arrival and its entry into the scheduler's queue (API server,
 	// tokenisation); they add to TTFT but do not occupy the GPU.
@@ -56,10 +68,24 @@ type Profile struct {
 	Defaults Scheduler
 }
 
-// IterationSeconds is the overhead of an iteration over seqs sequences of
-// a model with layers decoder layers.
-func (p *Profile) IterationSeconds(seqs, layers int) float64 {
-	return p.StepSeconds + p.PerSeqSeconds*float64(seqs) + p.PerLayerSeconds*float64(layers)
+// IterationSeconds is the overhead of an iteration over seqs of a model
+// with layers decoder layers. A sequence prefills when it brings more than
+// one new token or has nothing cached yet.
+func (p *Profile) IterationSeconds(seqs []models.Seq, layers int) float64 {
+	s := p.StepSeconds + p.PerSeqSeconds*float64(len(seqs)) + p.PerLayerSeconds*float64(layers)
+	if p.PrefillPerLayerSeconds == 0 && p.PrefillPerSeqLayerSeconds == 0 {
+		return s
+	}
+	prompts := 0
+	for _, q := range seqs {
+		if q.New > 1 || q.Cached == 0 {
+			prompts++
+		}
+	}
+	if prompts > 0 {
+		s += (p.PrefillPerLayerSeconds + p.PrefillPerSeqLayerSeconds*float64(prompts)) * float64(layers)
+	}
+	return s
 }
 
 // AdmitDelaySeconds is the delay between arrival and queueing of a request
