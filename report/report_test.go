@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,30 @@ func TestUnrecognisedInput(t *testing.T) {
 			t.Errorf("%s: got %v, want an error naming the file", name, err)
 		}
 	}
+}
+
+// The KV timeline is the time-weighted used share of the blocks: a replica
+// that holds 30 of 100 blocks for the first half of a 10 s run and 80 for
+// the second half reads 0.3 in every early bin and 0.8 in every late one.
+func TestKVTimelineIsTimeWeighted(t *testing.T) {
+	evs := []traceEvent{kvEvent(0, 30, 70), kvEvent(5e6, 80, 20)}
+	s := kvSeries("r0", evs, 10e6, 10e6/timelineBins)
+	if len(s.XY) != timelineBins {
+		t.Fatalf("%d points, want %d", len(s.XY), timelineBins)
+	}
+	for _, p := range s.XY {
+		want := 0.3
+		if p.X > 5 {
+			want = 0.8
+		}
+		if math.Abs(p.Y-want) > 1e-9 {
+			t.Fatalf("at %.3f s: %g, want %g", p.X, p.Y, want)
+		}
+	}
+}
+
+func kvEvent(tsUs, used, free float64) traceEvent {
+	e := traceEvent{Ph: "C", Name: "kv blocks", Ts: tsUs}
+	e.Args.Used, e.Args.Free = used, free
+	return e
 }

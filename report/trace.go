@@ -19,6 +19,10 @@ type traceEvent struct {
 		Seqs          float64 `json:"seqs"`
 		PrefillTokens float64 `json:"prefill_tokens"`
 		Name          string  `json:"name"`
+		// Used, Cached and Free are a "kv blocks" counter's blocks.
+		Used   float64 `json:"used"`
+		Cached float64 `json:"cached"`
+		Free   float64 `json:"free"`
 	} `json:"args"`
 }
 
@@ -37,11 +41,14 @@ func traceSection(data []byte, name string) (*Section, error) {
 	}
 	names := map[int]string{}
 	its := map[int][]traceEvent{}
+	kvs := map[int][]traceEvent{}
 	end := 0.0
 	for _, e := range doc.TraceEvents {
 		switch {
 		case e.Ph == "M" && e.Name == "process_name":
 			names[e.Pid] = e.Args.Name
+		case e.Ph == "C" && e.Name == "kv blocks":
+			kvs[e.Pid] = append(kvs[e.Pid], e)
 		case e.Ph == "X" && e.Name == "iteration":
 			its[e.Pid] = append(its[e.Pid], e)
 			end = max(end, e.Ts+e.Dur)
@@ -94,8 +101,60 @@ func traceSection(data []byte, name string) (*Section, error) {
 	s.AddPlot(fmt.Sprintf("utilisation timeline: busy fraction in %.3g s bins", width/1e6), p, err)
 	p, err = LineChart(Axes{Title: "batch size", X: "time (s)", Y: "sequences per iteration (mean)", Lines: true}, batch)
 	s.AddPlot("batch-size timeline: mean sequences per iteration in each bin", p, err)
-	s.Note("The trace records iterations and their batches, not KV-cache occupancy; KV use per replica is in the simulation's JSON (kv_mean_used, kv_peak_used).")
+	if len(kvs) == 0 {
+		s.Note("The trace holds no KV counters; KV use per replica is in the simulation's JSON (kv_mean_used, kv_peak_used, kv_timeline).")
+		return s, nil
+	}
+	var kvLines []Series
+	for i, pid := range pids {
+		if i == maxSeries {
+			break
+		}
+		label := names[pid]
+		if label == "" {
+			label = fmt.Sprintf("replica %d", pid)
+		}
+		kvLines = append(kvLines, kvSeries(label, kvs[pid], end, width))
+	}
+	p, err = LineChart(Axes{Title: "KV-cache use", X: "time (s)", Y: "fraction of KV blocks in use", Lines: true}, kvLines)
+	if err == nil {
+		p.Y.Min, p.Y.Max = 0, 1.05
+	}
+	s.AddPlot(fmt.Sprintf("KV timeline: time-weighted share of blocks held by running requests in %.3g s bins (cached prefix blocks count as free)", width/1e6), p, err)
 	return s, nil
+}
+
+// kvSeries is the time-weighted used fraction of a replica's KV blocks in
+// bins of width µs, from its "kv blocks" counter events (a step function
+// that holds each value until the next event).
+func kvSeries(label string, evs []traceEvent, end, width float64) Series {
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Ts < evs[j].Ts })
+	used := make([]float64, timelineBins)
+	covered := make([]float64, timelineBins)
+	for i, e := range evs {
+		to := end
+		if i+1 < len(evs) {
+			to = evs[i+1].Ts
+		}
+		total := e.Args.Used + e.Args.Cached + e.Args.Free
+		if total <= 0 || to <= e.Ts {
+			continue
+		}
+		frac := e.Args.Used / total
+		for b := int(e.Ts / width); b < timelineBins && float64(b)*width < to; b++ {
+			if us := min(to, float64(b+1)*width) - max(e.Ts, float64(b)*width); us > 0 {
+				used[b] += frac * us
+				covered[b] += us
+			}
+		}
+	}
+	s := Series{Name: label}
+	for b := range used {
+		if covered[b] > 0 {
+			s.XY = append(s.XY, plotter.XY{X: (float64(b) + 0.5) * width / 1e6, Y: used[b] / covered[b]})
+		}
+	}
+	return s
 }
 
 // addBusy spreads the interval [from, to) µs over bins of width µs.
