@@ -14,6 +14,7 @@ import (
 const calibrateHelp = `llmsim calibrate — fit a device description to measurements.
 
   llmsim calibrate gpu --data validate/gpu/data/h100 --hw h100-sxm --calibrate-models llama2-7b
+  llmsim calibrate host -o host.toml [--quick] [--threads N]   (llmsim calibrate host --help)
 
 gpu: fits the device's efficiency curves (memory by bytes per kernel; compute
 per op class by FLOPs) and per-kernel overhead to the kernel microbenchmarks
@@ -27,10 +28,13 @@ never take part in it. Prints the fitted TOML sections ([efficiency.*],
 `
 
 func init() {
-	register("calibrate", "fit a device description to measurements (gpu)", runCalibrate)
+	register("calibrate", "fit a device description to measurements (gpu datasets, or this host)", runCalibrate)
 }
 
 func runCalibrate(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "host" {
+		return runCalibrateHost(args[1:], stdout, stderr)
+	}
 	fs := newFlags("calibrate", calibrateHelp, stderr)
 	data := fs.String("data", "validate/gpu/data/h100", "directory with kernels.csv and steps.csv")
 	hwName := fs.String("hw", "h100-sxm", "device to fit (built-in name or TOML file)")
@@ -43,7 +47,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "gpu" {
-		return fmt.Errorf("usage: llmsim calibrate gpu [flags] (host calibration: llmsim calibrate host)")
+		return fmt.Errorf("usage: llmsim calibrate gpu [flags] or llmsim calibrate host [flags]")
 	}
 	dev, err := hw.LoadDevice(*hwName)
 	if err != nil {

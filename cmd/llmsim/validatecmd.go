@@ -15,6 +15,7 @@ const validateHelp = `llmsim validate — compare llmsim's predictions with meas
 
   llmsim validate --data validate/gpu/data/h100 --hw h100-sxm
   llmsim validate --data validate/data/published.csv
+  llmsim validate --engine cpu [--hw host.toml] [--model NAME|FILE] [--quick] [--plot FILE.svg]
 
 --data DIR (or DIR/steps.csv) compares whole measured forward steps
 (validate/gpu/measure.py output) with estimate's prediction for the same
@@ -28,6 +29,36 @@ Output fields:
   step_mape    mean absolute percentage error over the points (percent)
   step_worst   the largest error, signed (percent; negative = predicted faster)
   groups       MAPE and worst per model and phase
+
+--engine cpu runs llmsim's CPU engine (validate/engine) on this machine over
+the validation grid: random-weight decoders (GQA, MHA, MoE with a shared
+expert; or --model) at batch × prompt prefills, each followed by decode
+steps at that context (each point the fastest of several repetitions; with
+--threads 1 timed by the engine thread's CPU time, which a busy machine does
+not inflate, else by the wall clock). It predicts every point with the host
+description (--hw FILE from llmsim calibrate host; without --hw it
+calibrates first, in-process, measuring both grids together) through the
+cost path of llmsim estimate (model graph, KV-cache scheme "full",
+roofline), with fp32 activations and KV cache as the engine computes.
+Calibration and validation never share a model shape or a point. The table
+lists every point, then per op its share of measured time, MAPE and worst.
+JSON (-o json) fields:
+  points             validation points: model, phase, batch, tokens (prompt
+                     per sequence for prefill, cached context for decode),
+                     measured_s, predicted_s, error (predicted/measured - 1)
+  step_mape          whole-step MAPE over the validation points (percent)
+  step_worst         the largest whole-step error, signed (percent)
+  op_mape, op_worst  per op name: MAPE and worst error of the op's time
+                     (summed over layers) over the points (percent)
+  op_share           per op name: its share of all measured time
+  calibration_points points the description was fitted to (model, phase,
+                     batch, tokens, measured_s); empty when --hw was given
+                     (see its [calibration] section)
+  calibration_step_mape  whole-step MAPE on them (in-process calibration)
+  validation_points  the points of "points" without the measurements
+  split              how calibration and validation points differ
+  hw, threads, weights, seconds  description used, engine threads, weight
+                     format, wall time of the whole run
 `
 
 func init() {
@@ -41,10 +72,24 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	minPrefill := fs.Int("min-prefill-tokens", 2048, "compare only prefill steps of at least this many tokens (smaller eager prefills time the host's kernel dispatch, not the GPU)")
 	mode := fs.String("mode", "cudagraph", "decode launch mode to compare (eager, cudagraph, or empty for all); prefill steps are eager")
 	format := fs.StringP("output-format", "o", "table", "table or json")
+	eng := addEngineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := checkFormat(*format, "table", "json"); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if eng.engine != "" {
+		if fs.Changed("data") {
+			return fmt.Errorf("--data and --engine: choose one (a measured dataset, or the CPU engine run here)")
+		}
+		eng.hw, eng.hwGiven, eng.threadsGiven = *hwName, fs.Changed("hw"), fs.Changed("threads")
+		return runEngineValidation(eng, *format, stdout, stderr)
+	}
+	if err := eng.gpuModeOnly(fs); err != nil {
 		return err
 	}
 	path := *data

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestValidateEngineQuick is the CI run of the CPU-engine validation: it
+// calibrates this host (quick), runs the engine over the quick validation
+// grid, and checks the documented JSON, the split and a bound loose enough
+// for a shared, loaded 2-core machine yet tight enough to catch a broken
+// cost model (a dropped op, or FLOPs or bytes off by 2×, cannot fit all
+// points within it after calibration). One thread: on a machine where other
+// processes take the second core, a two-thread engine waits on its slowest
+// worker and its timings stop saying anything about the model.
+func TestValidateEngineQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CPU engine for ~20 s")
+	}
+	plot := filepath.Join(t.TempDir(), "steps.svg")
+	out, stderr, code := run(t, "validate", "--engine", "cpu", "--quick", "--threads", "1", "-o", "json", "--plot", plot)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	type point struct {
+		Model      string  `json:"model"`
+		Phase      string  `json:"phase"`
+		Batch      int     `json:"batch"`
+		Tokens     int     `json:"tokens"`
+		MeasuredS  float64 `json:"measured_s"`
+		PredictedS float64 `json:"predicted_s"`
+	}
+	var r struct {
+		Points            []point            `json:"points"`
+		StepMAPE          *float64           `json:"step_mape"`
+		StepWorst         *float64           `json:"step_worst"`
+		OpMAPE            map[string]float64 `json:"op_mape"`
+		CalibrationPoints []point            `json:"calibration_points"`
+		ValidationPoints  []point            `json:"validation_points"`
+		Seconds           float64            `json:"seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.StepMAPE == nil || r.StepWorst == nil || len(r.Points) == 0 || len(r.OpMAPE) == 0 {
+		t.Fatalf("JSON lacks points, step_mape, step_worst or op_mape:\n%s", out)
+	}
+	t.Logf("quick validation: %d points, step MAPE %.1f%%, worst %+.1f%%, %.0f s", len(r.Points), *r.StepMAPE, *r.StepWorst, r.Seconds)
+	if *r.StepMAPE >= 35 {
+		t.Errorf("step MAPE %.1f%% on the quick validation grid, want < 35%%:\n%s", *r.StepMAPE, stderr)
+	}
+	if r.Seconds >= 60 {
+		t.Errorf("quick validation took %.0f s, want < 60 s", r.Seconds)
+	}
+	// The ops every dense decoder step runs are all priced.
+	for _, op := range []string{"embed", "attn_norm", "qkv", "rope", "attn", "o_proj", "residual", "mlp_norm", "gate_up", "act", "down", "lm_head", "sample", "experts", "router"} {
+		if _, ok := r.OpMAPE[op]; !ok {
+			t.Errorf("op_mape lacks %q", op)
+		}
+	}
+	if len(r.CalibrationPoints) == 0 || len(r.ValidationPoints) != len(r.Points) {
+		t.Fatalf("%d calibration points, %d validation points for %d points", len(r.CalibrationPoints), len(r.ValidationPoints), len(r.Points))
+	}
+	calModels := map[string]bool{}
+	for _, p := range r.CalibrationPoints {
+		calModels[p.Model] = true
+		if p.MeasuredS <= 0 {
+			t.Errorf("calibration point %+v has no time", p)
+		}
+	}
+	for _, p := range r.Points {
+		if calModels[p.Model] {
+			t.Errorf("validation point %+v uses a calibration model", p)
+		}
+		if p.MeasuredS <= 0 || p.PredictedS <= 0 {
+			t.Errorf("point %+v: times must be positive", p)
+		}
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil || !strings.Contains(string(svg), "<svg") {
+		t.Errorf("plot %s: %v (%d bytes)", plot, err, len(svg))
+	}
+}
+
+func TestValidateEngineRejectsBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--engine", "gpu"}, "--engine"},
+		{[]string{"--engine", "cpu", "--hw", "h100-sxm"}, "--hw"},
+		{[]string{"--engine", "cpu", "--data", "validate/gpu/data/h100"}, "--data and --engine"},
+		{[]string{"--engine", "cpu", "--threads", "-2"}, "--threads"},
+		{[]string{"--engine", "cpu", "--model", "no-such-model"}, "--model"},
+		{[]string{"--quick"}, "--quick needs --engine cpu"},
+		{[]string{"--engine", "cpu", "--hw", "no-such-file.toml"}, "--hw"},
+	} {
+		_, stderr, code := run(t, append([]string{"validate"}, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("validate %v: exit %d, stderr %q; want an error naming %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func TestCalibrateHostRejectsBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"host", "--threads", "-1"}, "--threads"},
+		{[]string{"host", "extra"}, "unexpected argument"},
+		{[]string{"host", "--wait-idle", "-1s"}, "--wait-idle"},
+		{[]string{"fpga"}, "usage"},
+	} {
+		_, stderr, code := run(t, append([]string{"calibrate"}, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("calibrate %v: exit %d, stderr %q; want an error naming %q", c.args, code, stderr, c.want)
+		}
+	}
+}
