@@ -16,6 +16,7 @@ const validateHelp = `llmsim validate — compare llmsim's predictions with meas
   llmsim validate --data validate/gpu/data/h100 --hw h100-sxm
   llmsim validate --data validate/data/published.csv
   llmsim validate --engine cpu [--hw host.toml] [--model NAME|FILE] [--quick] [--plot FILE.svg]
+  llmsim validate --serving validate/gpu/data/h200-serving --hw h200
 
 --data DIR (or DIR/steps.csv) compares whole measured forward steps
 (validate/gpu/measure.py output) with estimate's prediction for the same
@@ -66,13 +67,14 @@ func init() {
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", validateHelp, stderr)
+	fs := newFlags("validate", validateHelp+validateServingHelp, stderr)
 	data := fs.String("data", "validate/gpu/data/h100", "measured dataset: a directory with steps.csv, a steps.csv, or a published-figures CSV")
 	hwName := fs.String("hw", "h100-sxm", "device the steps were measured on (built-in name or TOML)")
 	minPrefill := fs.Int("min-prefill-tokens", 2048, "compare only prefill steps of at least this many tokens (smaller eager prefills time the host's kernel dispatch, not the GPU)")
 	mode := fs.String("mode", "cudagraph", "decode launch mode to compare (eager, cudagraph, or empty for all); prefill steps are eager")
 	format := fs.StringP("output-format", "o", "table", "table or json")
 	eng := addEngineFlags(fs)
+	serving := addServingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +83,17 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if serving.dir != "" {
+		for _, f := range []string{"data", "engine", "quick", "plot", "threads", "wait-idle", "mode", "min-prefill-tokens"} {
+			if fs.Changed(f) {
+				return fmt.Errorf("--serving and --%s: --serving compares a serving run, give it alone with --hw and --model", f)
+			}
+		}
+		return runServingValidation(serving, eng.model, *hwName, *format, stdout)
+	}
+	if fs.Changed("calibration-level") {
+		return fmt.Errorf("--calibration-level needs --serving")
 	}
 	if eng.engine != "" {
 		if fs.Changed("data") {

@@ -30,7 +30,7 @@ type engineFlags struct {
 func addEngineFlags(fs *pflag.FlagSet) *engineFlags {
 	e := &engineFlags{}
 	fs.StringVar(&e.engine, "engine", "", "run a real engine here instead of reading --data: cpu (llmsim's CPU engine)")
-	fs.StringVar(&e.model, "model", "", "with --engine: validate on this model (built-in name, TOML or config.json) instead of the built-in validation shapes; it runs with random fp32 weights, so keep it small")
+	fs.StringVar(&e.model, "model", "", "with --engine: validate on this model (built-in name, TOML or config.json) instead of the built-in validation shapes (random fp32 weights, so keep it small); with --serving: the served model (default llama3-8b)")
 	fs.BoolVar(&e.quick, "quick", false, "with --engine: the tiny CI grid (and a quick calibration when --hw is absent); under a minute on 2 cores")
 	fs.StringVar(&e.plot, "plot", "", "with --engine: write a predicted-vs-measured plot of the steps (.svg, .png or .pdf)")
 	fs.IntVar(&e.threads, "threads", 0, "with --engine: engine threads (default: the --hw file's compute.units, else all CPUs); 1 times steps by the thread's CPU time, robust on a shared machine")
