@@ -22,6 +22,9 @@ const (
 // have cached tokens) and write one (all that take part).
 func (b *builder) countStateTraffic() {
 	b.stateReads, b.stateWrites = 0, 0
+	if !b.m.Recurrent() {
+		return // attention-only: no state (and the simulator's hot path)
+	}
 	for _, s := range b.seqs {
 		if s.New <= 0 {
 			continue
