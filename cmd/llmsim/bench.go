@@ -193,7 +193,7 @@ each).
 The simulator gained KV-cache schemes, prefix caching, recurrent state and
 offloading since the first table (BLIS workload 0.21 s, 1M requests 21.5 s on
 2026-11-24). Run side by side on 2026-12-01, the first version's binary took
-3.3-3.5 s for the 100,000-request case and the current one 3.6-3.8 s (about 8%
+3.3-3.5 s for the 100,000-request case and the current one 3.6-3.8 s (about 8%%
 more), and `+"`go test ./sim/cluster -bench BLIS`"+` gives 0.27 s per run for both:
 the rest of the difference from the first table is the shared machine.
 
