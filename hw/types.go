@@ -24,10 +24,12 @@ var Kinds = []Kind{GPU, CPU, NPU, PIM, FPGA, CSD, Flash, SSD}
 
 // Op classes that efficiency curves are keyed by. roofline looks a curve up
 // under the op's own kind first (models.OpKind: "norm", "rope",
-// "elementwise", "embedding", "sampling", "router", ...), then under one of
-// these general classes, so a calibrated device may price a reduction-heavy
-// norm apart from a streaming element-wise kernel while an uncalibrated one
-// needs only the three general curves.
+// "elementwise", "activation", "embedding", "sampling", "router",
+// "experts", ...), then under the kind it refines (activation: elementwise;
+// experts: gemm), then under one of these general classes, so a calibrated
+// device may price a reduction-heavy norm apart from a streaming
+// element-wise kernel while an uncalibrated one needs only the three
+// general curves.
 const (
 	ClassGEMM      = "gemm"      // dense matrix multiplies (projections, MLP, LM head)
 	ClassAttention = "attention" // fused attention kernels (score, softmax, value)
@@ -36,7 +38,7 @@ const (
 
 // OpKinds are the op kinds of models.OpKind that a curve may be keyed by
 // instead of a general class.
-var OpKinds = []string{"embedding", "norm", "rope", "elementwise", "router", "sampling"}
+var OpKinds = []string{"embedding", "norm", "rope", "elementwise", "activation", "router", "sampling", "experts"}
 
 // Device is one processor or storage device: its compute peaks, memory tiers,
 // on-chip buffers, calibrated efficiency, overheads, power and price.

@@ -256,7 +256,7 @@ func (b *builder) mlpBlock() {
 		} else {
 			b.gemmOp(OpUp, dense, true, T, I, m.Hidden, m.LinearBias)
 		}
-		o := b.op(OpAct, KindElemwise, dense, true)
+		o := b.op(OpAct, KindActivation, dense, true)
 		ti := b.tokens * float64(I)
 		o.FLOPs = actFLOPs(m.Activation) * ti
 		o.ActivationReadBytes = in * ti * b.a
@@ -317,7 +317,7 @@ func (b *builder) moe(layers int) {
 	touched := UniqueExperts(e.Experts, e.TopK, T)
 	pairs := b.tokens * float64(e.TopK)
 	ie := float64(e.ExpertIntermediate)
-	o = b.op(OpExperts, KindGEMM, layers, true)
+	o = b.op(OpExperts, KindExperts, layers, true)
 	o.Compute = b.gemm
 	o.M, o.N, o.K = max(1, int(math.Round(pairs/touched))), e.ExpertIntermediate, m.Hidden
 	o.FLOPs = pairs * (2*mats*h*ie + actFLOPs(m.Activation)*ie)

@@ -84,9 +84,17 @@ const (
 	KindGEMM      OpKind = "gemm"
 	KindRoPE      OpKind = "rope"
 	KindAttention OpKind = "attention"
-	KindElemwise  OpKind = "elementwise" // activation, residual add
+	KindElemwise  OpKind = "elementwise" // residual add, other streaming element-wise ops
 	KindRouter    OpKind = "router"
 	KindSampling  OpKind = "sampling"
+	// KindActivation is the MLP activation (SiLU·up, GELU, ReLU): an
+	// element-wise op whose cost per element is a transcendental function
+	// on a CPU, not an add, so a calibrated device may price it apart.
+	KindActivation OpKind = "activation"
+	// KindExperts is the routed experts of an MoE layer: GEMMs, but one
+	// small one per chosen expert, so a calibrated device may price them
+	// apart from a dense GEMM of the same size.
+	KindExperts OpKind = "experts"
 	// KindScan is the recurrence of a constant-state layer (selective
 	// scan, WKV, mLSTM cell, linear-attention state update); its state
 	// traffic is in KVReadBytes and KVWriteBytes.
@@ -95,6 +103,21 @@ const (
 	// inputs is state too.
 	KindConv OpKind = "conv"
 )
+
+// Base is the general kind that k refines: elementwise for the activation,
+// gemm for routed experts, k itself otherwise. A device description without
+// a curve for k prices it with Base's curve, and code that treats all
+// element-wise ops or all GEMMs alike (offload plans, activation memory)
+// tests Base.
+func (k OpKind) Base() OpKind {
+	switch k {
+	case KindActivation:
+		return KindElemwise
+	case KindExperts:
+		return KindGEMM
+	}
+	return k
+}
 
 // Canonical op names. The CPU engine times ops under these names too, so a
 // measured and a predicted step can be compared op by op.
@@ -209,6 +232,20 @@ type Options struct {
 	// MaterialisedAttention models eager attention that writes the score
 	// matrix to memory instead of a FlashAttention-style fused kernel.
 	MaterialisedAttention bool
+	// ConcatKVCache models a KV cache that grows by concatenation: every
+	// step each attention layer copies its past K and V into a new tensor
+	// with the new tokens appended (torch.cat), so the whole cache is read
+	// and written once more per layer on top of what attention reads. It
+	// is how Hugging Face transformers keeps the cache in eager generate():
+	// the tuple past_key_values before 4.36 and the default DynamicCache
+	// since (DynamicCache.update: torch.cat([key_cache, key_states],
+	// dim=-2)); trust_remote_code models do the same in their own
+	// attention (MPT-7B's attention.py: key = torch.cat([past_key_value[0],
+	// key], dim=1)), as do research codes built on them (Keyformer, H2O's
+	// Hugging Face path). Engines with a preallocated or paged cache
+	// (vLLM, TensorRT-LLM, HF's StaticCache) write only the new tokens.
+	// The graph prices it as a kv_concat op (OpKVConcat).
+	ConcatKVCache bool
 }
 
 // Graph is the op list of one forward step over a batch of sequences.

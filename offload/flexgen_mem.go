@@ -81,7 +81,7 @@ func peakActivations(t *Target, g *models.Graph) float64 {
 	for i := range g.Ops {
 		op := &g.Ops[i]
 		b := op.ActivationReadBytes + op.ActivationWriteBytes
-		if op.Kind == models.KindElemwise {
+		if op.Kind.Base() == models.KindElemwise {
 			b = max(op.ActivationReadBytes, op.ActivationWriteBytes)
 		}
 		biggest = max(biggest, b)

@@ -79,7 +79,7 @@ func (f *FlightLLM) Run(t *Target, w Workload) (*Result, error) {
 		params := op.WeightBytes / models.WeightBytesPerParam(t.Prec.Weights)
 		bytes := f.weightBytes(params) + op.KVReadBytes + op.KVWriteBytes
 		flops := op.FLOPs
-		if op.Kind == models.KindGEMM {
+		if op.Kind.Base() == models.KindGEMM {
 			flops *= 1 - f.Sparsity
 		}
 		sec := max(bytes/hbm, flops/(dsp*chain)) + d.Overhead.KernelSeconds

@@ -57,7 +57,7 @@ func OpClass(op *models.Op) string {
 
 // Class maps an op kind onto the efficiency class of device descriptions.
 func Class(k models.OpKind) string {
-	switch k {
+	switch k.Base() {
 	case models.KindGEMM, models.KindRouter:
 		return hw.ClassGEMM
 	case models.KindAttention:
@@ -93,18 +93,21 @@ func Cost(op *models.Op, dev *hw.Device) OpCost {
 // CostAt prices op on dev as if its traffic moved at memBytesPerSecond peak
 // (a memory tier other than the main one, or a share of it under contention).
 func CostAt(op *models.Op, dev *hw.Device, memBytesPerSecond float64) OpCost {
-	class, kind := OpClass(op), string(op.Kind)
+	// Curves are looked up under the op's kind, the kind it refines (an
+	// activation is priced as elementwise by a description without an
+	// activation curve), then its class.
+	class, kind, base := OpClass(op), string(op.Kind), string(op.Kind.Base())
 	bytes := op.Bytes()
 	repeat := float64(op.Repeat)
 	c := OpCost{Name: op.Name, Kind: op.Kind, Repeat: op.Repeat, FLOPs: repeat * op.FLOPs, Bytes: repeat * bytes}
 	var computeSeconds, memorySeconds float64
 	if op.FLOPs > 0 {
 		if peak := Peak(dev, class, op.Compute); peak > 0 {
-			computeSeconds = op.FLOPs / (peak * dev.Efficiency.ComputeFraction(op.FLOPs, kind, class))
+			computeSeconds = op.FLOPs / (peak * dev.Efficiency.ComputeFraction(op.FLOPs, kind, base, class))
 		}
 	}
 	if bytes > 0 && memBytesPerSecond > 0 {
-		memorySeconds = bytes / (memBytesPerSecond * dev.Efficiency.MemoryFraction(bytes, kind, class))
+		memorySeconds = bytes / (memBytesPerSecond * dev.Efficiency.MemoryFraction(bytes, kind, base, class))
 	}
 	kernel := dev.Overhead.KernelSeconds
 	per := max(computeSeconds, memorySeconds) + kernel

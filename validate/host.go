@@ -120,10 +120,12 @@ type hostSample struct {
 }
 
 // curveKey is the efficiency key roofline looks an op up under first: its
-// own kind for the vector kinds and the router (hw.OpKinds), else its
-// class (gemm, attention). Fitting every vector kind apart matters on a
-// CPU: a norm (two passes and a square root per row) and a residual add
-// reach very different fractions of the same bandwidth.
+// own kind for the vector kinds, the activation, the router and routed
+// experts (hw.OpKinds), else its class (gemm, attention). Fitting every
+// kind apart matters on a CPU: a norm (two passes and a square root per
+// row), a residual add (one add per element) and an activation (an exp per
+// element) reach very different fractions of the same ceilings, and the
+// engine runs routed experts as one small GEMM per chosen expert.
 func curveKey(k models.OpKind) string {
 	for _, v := range hw.OpKinds {
 		if string(k) == v {
@@ -134,10 +136,7 @@ func curveKey(k models.OpKind) string {
 }
 
 // hostSamples turns measured steps into fit samples: per step, the graph
-// ops of each name and the engine's time for that name. The final norm of
-// a prefill is left out: the engine normalises only each sequence's last
-// position (it feeds the LM head alone) while the graph, like Hugging Face
-// models, normalises every token.
+// ops of each name and the engine's time for that name.
 func hostSamples(steps []EngineStep, prec models.Precision) ([]hostSample, error) {
 	var out []hostSample
 	built := map[string]*models.Model{}
@@ -164,7 +163,7 @@ func hostSamples(steps []EngineStep, prec models.Precision) ([]hostSample, error
 		}
 		for _, name := range order {
 			sm := byName[name]
-			if sm.seconds <= 0 || name == models.OpExperts || (name == models.OpFinalNorm && s.Phase == "prefill" && s.Tokens > 1) {
+			if sm.seconds <= 0 {
 				continue
 			}
 			out = append(out, *sm)

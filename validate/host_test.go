@@ -57,7 +57,7 @@ func syntheticSteps(t *testing.T, dev *hw.Device, plan EnginePlan) []EngineStep 
 func TestFitHostRecoversKnownHost(t *testing.T) {
 	truth := truthHost()
 	plan := CalibrationPlan(false)
-	plan.Models = plan.Models[:1] // a dense shape: the fit leaves experts out
+	plan.Models = plan.Models[:1] // a dense shape keeps the test short; TestFitHostKinds covers MoE
 	steps := syntheticSteps(t, truth, plan)
 	base := truthHost()
 	base.Efficiency, base.Overhead = hw.Efficiency{}, hw.Overhead{}

@@ -28,13 +28,13 @@ What runs:
      --threads 1 steps are timed by the engine thread's CPU time (Linux),
      which other processes on a shared machine do not inflate; with more
      threads, by the wall clock, so on a busy machine prefer --threads 1.
-  3. a fit: for every op class (gemm, attention) and vector kind (norm, rope,
-     elementwise, embedding, router, sampling) a compute curve over FLOPs and
-     a memory curve over bytes per op, plus one per-op overhead, moved by
-     coordinate descent to minimise the squared log error of llmsim's op
-     prices (models.Graph + roofline, the estimate path) against the engine's
-     op times. The per-step overhead is the median step time the ops do not
-     account for.
+  3. a fit: for every op class (gemm, attention) and op kind (norm, rope,
+     elementwise, activation, embedding, router, sampling, routed experts) a
+     compute curve over FLOPs and a memory curve over bytes per op, plus one
+     per-op overhead, moved by coordinate descent to minimise the squared log
+     error of llmsim's op prices (models.Graph + roofline, the estimate path)
+     against the engine's op times. The per-step overhead is the median step
+     time the ops do not account for.
 
 Output: a complete device file (kind cpu) that loads with --hw FILE.toml, with
 its provenance in comments and in [calibration]: date, CPU model, threads, Go

@@ -20,6 +20,7 @@ import (
 // engineFlags are validate's flags for --engine cpu.
 type engineFlags struct {
 	engine, model, plot   string
+	saveSteps             string
 	quick                 bool
 	threads               int
 	waitIdle              time.Duration
@@ -34,13 +35,14 @@ func addEngineFlags(fs *pflag.FlagSet) *engineFlags {
 	fs.BoolVar(&e.quick, "quick", false, "with --engine: the tiny CI grid (and a quick calibration when --hw is absent); under a minute on 2 cores")
 	fs.StringVar(&e.plot, "plot", "", "with --engine: write a predicted-vs-measured plot of the steps (.svg, .png or .pdf)")
 	fs.IntVar(&e.threads, "threads", 0, "with --engine: engine threads (default: the --hw file's compute.units, else all CPUs); 1 times steps by the thread's CPU time, robust on a shared machine")
+	fs.StringVar(&e.saveSteps, "save-steps", "", "with --engine: write every measured step with its op times (JSON: calibration and validation steps) to this file, for refitting or analysis without re-running the engine")
 	fs.DurationVar(&e.waitIdle, "wait-idle", 300*time.Millisecond, "with --engine: before each prefill, wait up to this long for the CPU to be idle (0: never)")
 	return e
 }
 
 // gpuModeOnly rejects engine flags without --engine.
 func (e *engineFlags) gpuModeOnly(fs *pflag.FlagSet) error {
-	for _, f := range []string{"model", "quick", "plot", "threads", "wait-idle"} {
+	for _, f := range []string{"model", "quick", "plot", "threads", "wait-idle", "save-steps"} {
 		if fs.Changed(f) {
 			return fmt.Errorf("--%s needs --engine cpu", f)
 		}
@@ -133,6 +135,18 @@ func runEngineValidation(e *engineFlags, format string, stdout, stderr io.Writer
 				return fmt.Errorf("--model %s: %w", e.model, err)
 			}
 			return err
+		}
+	}
+	if e.saveSteps != "" {
+		saved := struct {
+			Calibration []validate.EngineStep `json:"calibration"`
+			Validation  []validate.EngineStep `json:"validation"`
+		}{Validation: steps}
+		if cal != nil {
+			saved.Calibration = cal.Steps
+		}
+		if err := writeFileAtomic(e.saveSteps, func(w io.Writer) error { return writeJSON(w, saved) }); err != nil {
+			return fmt.Errorf("--save-steps: %w", err)
 		}
 	}
 	price, err := enginePricer(dev, validate.EnginePrecision(plan.Weights))

@@ -90,9 +90,9 @@ type step struct {
 }
 
 type buffers struct {
-	x, h, qkv, att, proj, up, act, mo, sh, rl, last, lastN []float32
-	gx, gup, gact, gout, weight                            []float32
-	choice                                                 []int
+	x, h, qkv, att, proj, up, act, mo, sh, rl, lastN []float32
+	gx, gup, gact, gout, weight                      []float32
+	choice                                           []int
 }
 
 // New builds an engine with random weights drawn from cfg.Seed.

@@ -73,14 +73,17 @@ func (e *Engine) forward(seqs []*sequence, tokens [][]int) ([]int, Timing) {
 		clock.lap(models.OpResidual)
 	}
 
+	// The final norm runs over every position, as in Hugging Face models
+	// and vLLM (both prune to the sampled positions only before the LM
+	// head), and as models.Graph prices it; the LM head then reads each
+	// sequence's last position.
 	rows := len(seqs)
-	last := grow(&b.last, rows*hid)
+	e.norm(h, x, n, e.w.finalNorm, e.w.finalNormBias)
+	lastN := grow(&b.lastN, rows*hid)
 	for i := range seqs {
 		end := st.start[i+1] - 1
-		copy(last[i*hid:(i+1)*hid], x[end*hid:(end+1)*hid])
+		copy(lastN[i*hid:(i+1)*hid], h[end*hid:(end+1)*hid])
 	}
-	lastN := grow(&b.lastN, rows*hid)
-	e.norm(lastN, last, rows, e.w.finalNorm, e.w.finalNormBias)
 	clock.lap(models.OpFinalNorm)
 	logits := grow(&e.logits, rows*s.Vocab)
 	tm.WeightBytes += e.matMul(logits, lastN, rows, e.w.lmHead, nil)
