@@ -82,7 +82,8 @@ type env struct {
 
 // Rewrite adjusts the attention ops of g to what the plan keeps, reads,
 // writes and computes, splits them where layers or heads follow different
-// rules, and appends the scheme's own ops (kv_score, kv_select, kv_merge,
+// rules, scales the cache concatenation (kv_concat) to what it stores, and
+// appends the scheme's own ops (kv_score, kv_select, kv_merge,
 // kv_retain, kv_prune, kv_quant, kv_dequant, kv_lowrank, attn_prefix,
 // attn_combine). After the first call for a model it does not allocate:
 // new ops reuse g.Ops's capacity.
@@ -99,8 +100,18 @@ func (p *Plan) Rewrite(g *models.Graph, m *models.Model, seqs []models.Seq, prec
 			break
 		}
 	}
-	windowed, seen := m.WindowedLayers(), 0
+	windowed, seen, concats := m.WindowedLayers(), 0, 0
 	for i := 0; i < len(g.Ops); i++ {
+		if g.Ops[i].Name == models.OpKVConcat {
+			// One per attention layer type, windowed first, like attention.
+			w0 := 0
+			if windowed > 0 && (windowed == m.AttentionLayers() || concats == 0) {
+				w0 = m.SlidingWindow
+			}
+			concats++
+			p.rewriteConcat(&g.Ops[i], w0, &e)
+			continue
+		}
 		if g.Ops[i].Kind != models.KindAttention {
 			continue
 		}

@@ -49,9 +49,17 @@ func keysRead(cached, newTokens, window int) float64 {
 // non-empty cache); everything else prefills.
 func isDecode(s Seq) bool { return s.New == 1 && s.Cached > 0 }
 
+// OpKVConcat is the copy of the past K and V into a grown tensor that a
+// concatenating cache makes every step (Options.ConcatKVCache).
+const OpKVConcat = "kv_concat"
+
 // attention appends the attention op(s) of repeat layers with the given
-// window (0: full attention), split by phase when the batch mixes phases.
+// window (0: full attention), split by phase when the batch mixes phases,
+// after the cache concatenation when the engine concatenates.
 func (b *builder) attention(repeat, window int) {
+	if b.opts.ConcatKVCache {
+		b.concat(repeat, window)
+	}
 	var prefill, decode attnWork
 	for _, s := range b.seqs {
 		switch {
@@ -104,4 +112,38 @@ func (b *builder) attentionOp(name string, repeat int, w *attnWork) {
 	o.KVWriteBytes = w.tokens * 2 * kvDim * b.kv
 	o.ActivationReadBytes += w.tokens * (qDim + 2*kvDim) * b.a
 	o.ActivationWriteBytes += w.tokens * qDim * b.a
+}
+
+// concat appends the kv_concat op of repeat layers: torch.cat reads each
+// sequence's past K and V and writes them again into the grown tensor, in
+// the KV format. The new tokens' K and V in that tensor are the write the
+// attention op already counts, so concat moves only the past: cached
+// tokens, or within a window the window's worth a windowed layer stores
+// (the store the memory model counts; Hugging Face's eager tuple cache
+// keeps and copies the whole history even for sliding-window layers, so
+// for those models this is a lower bound). A step with nothing cached
+// (a whole-prompt prefill) has nothing to copy and gets no op. No FLOPs.
+func (b *builder) concat(repeat, window int) {
+	var past float64
+	for _, s := range b.seqs {
+		if s.New > 0 && s.Cached > 0 {
+			past += float64(storedTokens(s.Cached, window))
+		}
+	}
+	if past == 0 {
+		return
+	}
+	o := b.op(OpKVConcat, KindElemwise, repeat, true)
+	bytes := past * 2 * float64(b.m.KVDim()) * b.kv
+	o.KVReadBytes = bytes
+	o.KVWriteBytes = bytes
+}
+
+// storedTokens is how many of n tokens a layer with the given window
+// (0: none) keeps in its cache.
+func storedTokens(n, window int) int {
+	if window > 0 {
+		return min(n, window)
+	}
+	return n
 }

@@ -281,6 +281,70 @@ func TestMaterialisedAttention(t *testing.T) {
 	}
 }
 
+// A concatenating cache copies each sequence's past K and V once more per
+// attention layer: Llama-3-8B stores 2 × 1024 × 2 = 4096 bytes per token
+// and layer, read and written again; nothing is cached in a first prefill.
+func TestConcatKVCache(t *testing.T) {
+	m := mustLoad(t, "llama3-8b")
+	concat := Options{ConcatKVCache: true}
+	g := m.Graph(decodeBatch(2, 1000), bf16, concat)
+	if got := opNames(g); !strings.Contains(got, "rope kv_concat attn o_proj") {
+		t.Errorf("ops = %s", got)
+	}
+	c := findOps(g, OpKVConcat)[0]
+	if want := 2 * 1000 * 4096.0; c.KVReadBytes != want || c.KVWriteBytes != want || c.Bytes() != 2*want {
+		t.Errorf("kv_concat moves %v / %v, want %v each way", c.KVReadBytes, c.KVWriteBytes, want)
+	}
+	if c.FLOPs != 0 || c.Repeat != 32 || !c.Layered || c.Kind != KindElemwise {
+		t.Errorf("kv_concat %+v", c)
+	}
+	// The attention op itself is unchanged.
+	plain := m.Graph(decodeBatch(2, 1000), bf16, Options{})
+	if a, b := findOps(g, OpAttn)[0], findOps(plain, OpAttn)[0]; a != b {
+		t.Errorf("attention changed: %+v vs %+v", a, b)
+	}
+	if len(findOps(m.Graph([]Seq{{New: 100}}, bf16, concat), OpKVConcat)) != 0 {
+		t.Error("a prefill with nothing cached concatenates")
+	}
+	// Mixed batch: only the decoding sequence has a past; a chunk after
+	// 300 cached tokens copies those too.
+	mixed := findOps(m.Graph([]Seq{{New: 100}, {Cached: 500, New: 1}, {Cached: 300, New: 64}}, bf16, concat), OpKVConcat)
+	if len(mixed) != 1 || mixed[0].KVReadBytes != 800*4096 {
+		t.Errorf("mixed batch kv_concat %+v", mixed)
+	}
+	// fp8 KV halves it.
+	fp8 := Precision{Weights: dtype.BF16, Activations: dtype.BF16, KV: dtype.FP8}
+	if c := findOps(m.Graph(decodeBatch(1, 1000), fp8, concat), OpKVConcat)[0]; c.KVReadBytes != 1000*2048 {
+		t.Errorf("fp8 kv_concat %v", c.KVReadBytes)
+	}
+}
+
+// Only attention layers concatenate, and a windowed layer copies the
+// window it stores: Gemma-2-9B at 5000 cached tokens, 21 layers with a
+// 4096 window and 21 global, 8 × 256 KV channels (8192 bytes per token in
+// bf16); Jamba's 4 attention layers of 32.
+func TestConcatKVCacheWindowsAndHybrids(t *testing.T) {
+	data, err := os.ReadFile("testdata/hf/gemma-2-9b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gemma, err := FromHF(data, "gemma-2-9b.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := findOps(gemma.Graph(decodeBatch(1, 5000), bf16, Options{ConcatKVCache: true}), OpKVConcat)
+	if len(c) != 2 || c[0].Repeat != 21 || c[1].Repeat != 21 {
+		t.Fatalf("gemma-2 kv_concat ops %+v", c)
+	}
+	if c[0].KVReadBytes != 4096*8192 || c[1].KVReadBytes != 5000*8192 {
+		t.Errorf("gemma-2 copies %v (windowed), %v (global)", c[0].KVReadBytes, c[1].KVReadBytes)
+	}
+	j := findOps(mustLoad(t, "jamba-v0.1").Graph(decodeBatch(1, 100), bf16, Options{ConcatKVCache: true}), OpKVConcat)
+	if len(j) != 1 || j[0].Repeat != 4 || j[0].KVWriteBytes != 100*4096 {
+		t.Errorf("jamba kv_concat %+v", j)
+	}
+}
+
 func TestEmptyStep(t *testing.T) {
 	g := mustLoad(t, "gpt2").Graph([]Seq{{Cached: 5, New: 0}}, bf16, Options{})
 	if len(g.Ops) != 0 || g.Tokens != 0 || g.Seqs != 0 {
@@ -296,7 +360,7 @@ func TestGraphIntoAllocationFree(t *testing.T) {
 		var g Graph
 		m.GraphInto(&g, seqs, bf16, Options{})
 		allocs := testing.AllocsPerRun(100, func() {
-			m.GraphInto(&g, seqs, bf16, Options{MaterialisedAttention: true})
+			m.GraphInto(&g, seqs, bf16, Options{MaterialisedAttention: true, ConcatKVCache: true})
 			m.GraphInto(&g, seqs[:8], bf16, Options{})
 		})
 		if allocs != 0 {

@@ -143,7 +143,8 @@ func (t *Target) split(seqs []models.Seq, s *stepOps) {
 		switch {
 		case attnPre[op.Name]:
 			cur = blockAttnPre
-		case isAttn(op.Name):
+		case isAttn(op.Name) || op.Name == models.OpKVConcat:
+			// A concatenating cache copies the past where the KV lives.
 			cur = blockAttnCore
 		case op.Name == models.OpOProj:
 			cur = blockAttnPost

@@ -117,5 +117,8 @@ func (s *Scenario) describe() string {
 	if s.Engine != "" {
 		fmt.Fprintf(&b, ", engine %s", s.Engine)
 	}
+	if s.ConcatKVCache != nil && *s.ConcatKVCache {
+		b.WriteString(", KV cache grown by concatenation")
+	}
 	return b.String()
 }

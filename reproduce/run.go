@@ -79,6 +79,10 @@ func (s *Scenario) config(spec string) (*config, error) {
 		}
 		c.profile = &p
 		c.opts.MaterialisedAttention = p.EagerAttention
+		c.opts.ConcatKVCache = p.ConcatKVCache
+	}
+	if s.ConcatKVCache != nil {
+		c.opts.ConcatKVCache = *s.ConcatKVCache
 	}
 	switch s.Attention {
 	case "eager":

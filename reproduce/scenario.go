@@ -29,6 +29,9 @@ type Scenario struct {
 	KV        string `toml:"kv_dtype"`  // KV format (default: activations)
 	Engine    string `toml:"engine"`    // engine profile for per-step host overhead ("" : the device's own)
 	Attention string `toml:"attention"` // flash | eager ("" : the engine's)
+	// ConcatKVCache: the engine grows the cache by torch.cat every step
+	// (models.Options.ConcatKVCache); unset: the engine's.
+	ConcatKVCache *bool `toml:"concat_kv_cache"`
 
 	Baseline string `toml:"baseline"` // KV scheme of the baseline (default full)
 	Scheme   string `toml:"scheme"`   // KV scheme under test; {prefix} is replaced in throughput_drop

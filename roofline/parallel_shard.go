@@ -103,7 +103,9 @@ func (s *shardPlan) shard(g *models.Graph) {
 			s.channelMixKR(op)
 		case op.Name == models.OpCMixAct:
 			s.channelMixAct(op, float64(g.Tokens))
-		case op.Kind == models.KindAttention:
+		case op.Kind == models.KindAttention || op.Name == models.OpKVConcat:
+			// kv_concat copies the K/V heads a GPU holds (no FLOPs or
+			// activations to split).
 			f := 1 / float64(s.tp)
 			op.FLOPs *= f
 			op.ActivationReadBytes *= f

@@ -19,7 +19,7 @@ var EstimateMetrics = []string{
 
 // targetAxes are the parameters that pick a Target; workAxes the Work.
 var (
-	targetAxes = []string{"hw", "model", "dtype", "act-dtype", "kv-dtype", "kv-scheme", "eager-attention"}
+	targetAxes = []string{"hw", "model", "dtype", "act-dtype", "kv-dtype", "kv-scheme", "eager-attention", "concat-kv-cache"}
 	workAxes   = []string{"phase", "batch", "prompt", "context", "output"}
 )
 
@@ -94,6 +94,7 @@ func prepareEstimate(s *Space, loader *Loader) (func() Evaluator, error) {
 		t, err := loader.Resolve(TargetSpec{
 			HW: v(0), Model: v(1), Weights: v(2), Activations: v(3), KV: v(4), KVScheme: v(5),
 			EagerAttention: s.Num(p.target[6], idx) != 0,
+			ConcatKVCache:  s.Num(p.target[7], idx) != 0,
 		})
 		p.targets[id] = resolved{t, err}
 	}

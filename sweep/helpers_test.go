@@ -17,6 +17,7 @@ func estimateParams() []Param {
 		{Name: "kv-dtype", Kind: String, Default: "", Column: true},
 		{Name: "kv-scheme", Kind: String, Default: "full", Column: true},
 		{Name: "eager-attention", Kind: Bool, Default: "false", Column: true},
+		{Name: "concat-kv-cache", Kind: Bool, Default: "false", Column: true},
 		{Name: "phase", Kind: String, Default: "decode", Column: true},
 		{Name: "batch", Kind: Int, Default: "1", Column: true},
 		{Name: "prompt", Kind: Int, Default: "512", Column: true},

@@ -90,6 +90,7 @@ type TargetSpec struct {
 	Weights, Activations, KV string // --dtype, --act-dtype, --kv-dtype
 	KVScheme                 string
 	EagerAttention           bool
+	ConcatKVCache            bool // --concat-kv-cache
 }
 
 // Resolve loads and checks a target; errors name the flag.
@@ -112,7 +113,7 @@ func (l *Loader) Resolve(s TargetSpec) (*Target, error) {
 	}
 	return &Target{
 		System: sys, Device: sys.Primary().Device, Model: m, Prec: prec,
-		Opts: models.Options{MaterialisedAttention: s.EagerAttention}, KV: scheme,
+		Opts: models.Options{MaterialisedAttention: s.EagerAttention, ConcatKVCache: s.ConcatKVCache}, KV: scheme,
 	}, nil
 }
 

@@ -23,6 +23,7 @@ type targetFlags struct {
 	hw, model                string
 	weights, activations, kv string
 	materialisedAttention    bool
+	concatKVCache            bool
 	kvScheme                 string
 	// tp, pp and collective are set by addParallelFlags (estimate,
 	// roofline); zero means one GPU.
@@ -40,6 +41,7 @@ func addTargetFlags(fs *pflag.FlagSet) *targetFlags {
 	fs.StringVar(&t.kv, "kv-dtype", "", "KV-cache format (default: the activation format)")
 	fs.StringVar(&t.kvScheme, "kv-scheme", "full", "KV-cache scheme: NAME[:key=value,...], several joined by + (llmsim kvschemes lists them)")
 	fs.BoolVar(&t.materialisedAttention, "eager-attention", false, "model eager attention that writes the score matrix to memory instead of a fused FlashAttention kernel")
+	fs.BoolVar(&t.concatKVCache, "concat-kv-cache", false, "model a KV cache grown by torch.cat (Hugging Face's default cache, MPT's custom code): every step copies each layer's past K and V once more (kv_concat op)")
 	return t
 }
 
@@ -102,7 +104,7 @@ func (t *targetFlags) resolve() (*target, error) {
 		device: sys.Primary().Device,
 		model:  m,
 		prec:   prec,
-		opts:   models.Options{MaterialisedAttention: t.materialisedAttention},
+		opts:   models.Options{MaterialisedAttention: t.materialisedAttention, ConcatKVCache: t.concatKVCache},
 		kv:     scheme,
 		par:    par,
 	}, nil

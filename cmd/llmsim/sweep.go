@@ -122,7 +122,7 @@ func paramsOf(fs *pflag.FlagSet, allColumns bool) []sweep.Param {
 
 // targetParams are the flags of addTargetFlags: always columns, since they
 // say what was costed.
-var targetParams = map[string]bool{"hw": true, "model": true, "dtype": true, "act-dtype": true, "kv-dtype": true, "kv-scheme": true, "eager-attention": true}
+var targetParams = map[string]bool{"hw": true, "model": true, "dtype": true, "act-dtype": true, "kv-dtype": true, "kv-scheme": true, "eager-attention": true, "concat-kv-cache": true}
 
 func runSweep(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sweep", sweepHelp, stderr)

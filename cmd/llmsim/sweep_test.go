@@ -20,6 +20,7 @@ func TestSweepMatchesEstimate(t *testing.T) {
 		"model":           {"llama3-8b", "mixtral-8x7b", "mistral-7b"},
 		"dtype":           {"bf16", "fp8", "int4"},
 		"eager-attention": {"false", "true"},
+		"concat-kv-cache": {"false", "true"},
 		"phase":           {"prefill", "decode", "request"},
 		"batch":           {"1", "16"},
 		"context":         {"0", "3000"},
@@ -49,6 +50,7 @@ func TestSweepMatchesEstimate(t *testing.T) {
 		n := func(name string) int { x, _ := strconv.Atoi(v(name)); return x }
 		ef.target.hw, ef.target.model, ef.target.weights = v("hw"), v("model"), v("dtype")
 		ef.target.materialisedAttention = v("eager-attention") == "true"
+		ef.target.concatKVCache = v("concat-kv-cache") == "true"
 		ef.phase, ef.batch, ef.prompt, ef.context, ef.output = v("phase"), n("batch"), n("prompt"), n("context"), n("output")
 		tg, err := ef.target.resolve()
 		if err != nil {
@@ -214,7 +216,7 @@ func TestSweepParamsAreEstimateFlags(t *testing.T) {
 	for _, p := range sweepModes()["estimate"] {
 		names = append(names, p.Name+"="+p.Default)
 	}
-	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false phase=decode batch=1 prompt=512 context=1024 output=128 tp=1 pp=1 collective=auto offload="
+	want := "hw=h100-sxm model=llama3-8b dtype=bf16 act-dtype= kv-dtype= kv-scheme=full eager-attention=false concat-kv-cache=false phase=decode batch=1 prompt=512 context=1024 output=128 tp=1 pp=1 collective=auto offload="
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("estimate sweep parameters:\n got %s\nwant %s", got, want)
 	}

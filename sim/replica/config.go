@@ -232,6 +232,9 @@ func (c Config) Defaults() Config {
 	if c.Profile.EagerAttention {
 		c.Options.MaterialisedAttention = true
 	}
+	if c.Profile.ConcatKVCache {
+		c.Options.ConcatKVCache = true
+	}
 	return c
 }
 

@@ -63,6 +63,10 @@ type Profile struct {
 	// EagerAttention makes the engine's attention materialise the score
 	// matrix (models.Options.MaterialisedAttention).
 	EagerAttention bool
+	// ConcatKVCache makes the engine grow each layer's cache by
+	// concatenation every step, copying the whole past K and V
+	// (models.Options.ConcatKVCache).
+	ConcatKVCache bool
 	// Defaults are the engine's own scheduling defaults; explicit settings
 	// override them.
 	Defaults Scheduler
@@ -149,16 +153,19 @@ var profiles = map[string]Profile{
 	// static batches, eager attention, every op launched from Python.
 	// ~45 dispatched ops per Llama layer × ~10 µs = 0.45 ms per layer (14 ms
 	// per step for a 32-layer model, which is why HF runs 7B models at
-	// 20-30 tokens/s where the memory roof allows 100+).
+	// 20-30 tokens/s where the memory roof allows 100+). Its default cache
+	// (the legacy tuple cache, DynamicCache since 4.36) grows by torch.cat,
+	// copying every layer's past K and V each step.
 	"hf-eager-like": {
 		Name:               "hf-eager-like",
 		ReplacesDeviceStep: true,
-		Description:        "Hugging Face generate(): static batches, eager attention, Python dispatch of every op (~0.45 ms per layer)",
+		Description:        "Hugging Face generate(): static batches, eager attention, a cache grown by torch.cat, Python dispatch of every op (~0.45 ms per layer)",
 		StepSeconds:        1e-3,
 		PerSeqSeconds:      5e-6,
 		PerLayerSeconds:    0.45e-3,
 		AdmitSeconds:       1e-3,
 		EagerAttention:     true,
+		ConcatKVCache:      true,
 		Defaults:           Scheduler{Policy: Static, Priority: PrefillFirst, MaxNumSeqs: 16, KVAlloc: "reserve"},
 	},
 }
