@@ -10,12 +10,17 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/llmsim/llmsim/offload"
+	"github.com/llmsim/llmsim/roofline"
 )
 
 // DSESpec is a design-space exploration file (TOML):
 //
 //	hw = "h100-sxm"                  # base hardware; model, dtype, act-dtype,
 //	model = "llama3-8b"              # kv-dtype, kv-scheme as in estimate
+//	tp = 4                           # tp, pp, collective, offload: as in
+//	offload = ""                     # estimate (links and tiers then count)
 //	objectives = ["latency", "cost"] # see Objectives
 //	[workload]                       # estimate's work flags; lists allowed
 //	phase = "decode"
@@ -33,6 +38,10 @@ type DSESpec struct {
 	KVDType        string         `toml:"kv-dtype"`
 	KVScheme       string         `toml:"kv-scheme"`
 	EagerAttention bool           `toml:"eager-attention"`
+	TP             int            `toml:"tp"`
+	PP             int            `toml:"pp"`
+	Collective     string         `toml:"collective"`
+	Offload        string         `toml:"offload"`
 	Objectives     []string       `toml:"objectives"`
 	AllowOverflow  bool           `toml:"allow_overflow"` // keep points that do not fit in memory on the front
 	Workload       map[string]any `toml:"workload"`
@@ -113,6 +122,10 @@ type DSE struct {
 	base     []float64 // base value of each knob
 	objs     []Objective
 	objCols  []int // metric positions of the objectives
+	// split and offload price every point as estimate --tp/--pp or
+	// --offload does (the system's links and tiers, which knobs may vary).
+	split   Split
+	offload offload.Scheme
 
 	score [][]float64 // objectives per point, phase 1 (each worker writes its own points)
 	front []bool      // phase 2
@@ -120,7 +133,25 @@ type DSE struct {
 
 // NewDSE builds the exploration of spec.
 func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
-	d := &DSE{Spec: spec, loader: loader}
+	d := &DSE{Spec: spec, loader: loader, split: Split{TP: max(spec.TP, 1), PP: max(spec.PP, 1), Collective: spec.Collective}}
+	if spec.TP < 0 || spec.PP < 0 {
+		return nil, fmt.Errorf("tp %d, pp %d: must be at least 1", spec.TP, spec.PP)
+	}
+	switch spec.Collective {
+	case "", roofline.CollectiveAuto, roofline.CollectiveRing, roofline.CollectiveTree:
+	default:
+		return nil, fmt.Errorf("collective: unknown algorithm %q (want ring, tree or auto)", spec.Collective)
+	}
+	if spec.Offload != "" {
+		if d.split.On() {
+			return nil, fmt.Errorf("offload with tp %d, pp %d: offloading schemes run on one accelerator", d.split.TP, d.split.PP)
+		}
+		sc, err := offload.Parse(spec.Offload)
+		if err != nil {
+			return nil, fmt.Errorf("offload: %w", err)
+		}
+		d.offload = sc
+	}
 	base, err := loader.Hardware(spec.HW)
 	if err != nil {
 		return nil, fmt.Errorf("hw: %w", err)
@@ -343,11 +374,20 @@ func (e *dseEval) Eval(s *Space, idx []int, out []Value) error {
 	}
 	w := Work{Phase: s.Value(e.work[0], idx), Batch: int(s.Num(e.work[1], idx)), Prompt: int(s.Num(e.work[2], idx)),
 		Context: int(s.Num(e.work[3], idx)), Output: int(s.Num(e.work[4], idx))}
-	r, err := e.est.Estimate(tr.t, w)
+	var r Result
+	var err error
+	switch {
+	case d.offload != nil:
+		r, err = OffloadEstimate(tr.t, d.offload, w)
+	case d.split.On():
+		r, err = ParallelEstimate(tr.t, d.split, w)
+	default:
+		r, err = e.est.Estimate(tr.t, w)
+	}
 	if err != nil {
 		return d.record(point, nil, err)
 	}
-	out[0] = Number(tr.t.Device.Price.USDPerHour)
+	out[0] = Number(tr.t.Device.Price.USDPerHour * float64(d.split.TP*d.split.PP))
 	r.values(tr.t, out[1:])
 	n := len(out)
 	out[n-2] = Text(d.objectiveText())

@@ -105,3 +105,62 @@ price_exponent = 0.5
 		}
 	}
 }
+
+// With tp the points are tensor-parallel estimates, so the GPU-GPU link is
+// on the critical path: a faster NVLink knob shortens the step by the
+// collectives' saving and nothing else, and the deployment's price is the
+// four GPUs'.
+func TestDSELinkKnobUnderTP(t *testing.T) {
+	spec := writeDSE(t, `
+hw = "dgx-h100"
+model = "llama3-70b"
+tp = 4
+objectives = ["latency", "price"]
+[workload]
+phase = "decode"
+batch = 16
+context = 2048
+[[knob]]
+name = "link.bandwidth"
+scale = [1, 4]
+`)
+	d, err := NewDSE(spec, &Loader{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := d.Run(context.Background(), &buf, Options{Format: JSONL}); err != nil {
+		t.Fatal(err)
+	}
+	var secs, price []float64
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := r["error"].(string); e != "" {
+			t.Fatal(e)
+		}
+		secs, price = append(secs, r["seconds"].(float64)), append(price, r["usd_per_hour"].(float64))
+	}
+	if len(secs) != 2 || !(secs[1] < secs[0]) {
+		t.Fatalf("latency %v: a 4× faster link must shorten a TP-4 step", secs)
+	}
+	tg, err := (&Loader{}).Resolve(TargetSpec{HW: "dgx-h100", Model: "llama3-70b", Weights: "bf16", KVScheme: "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParallelEstimate(tg, Split{TP: 4, PP: 1}, Work{Phase: "decode", Batch: 16, Prompt: 512, Context: 2048, Output: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secs[0] != want.Seconds {
+		t.Errorf("scale-1 point %v s, estimate --tp 4 says %v", secs[0], want.Seconds)
+	}
+	if price[0] != 4*tg.Device.Price.USDPerHour {
+		t.Errorf("price %v $/h, want 4 GPUs × %v", price[0], tg.Device.Price.USDPerHour)
+	}
+	if _, err := NewDSE(&DSESpec{HW: "dgx-h100", Model: "llama3-8b", TP: 2, Offload: "zero:tier=cpu", Objectives: []string{"latency"}}, &Loader{}); err == nil {
+		t.Error("offload with tp accepted")
+	}
+}
