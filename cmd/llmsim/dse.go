@@ -25,6 +25,10 @@ analytic estimate, and mark the Pareto front of the chosen objectives.
 The file (TOML):
   hw = "h100-sxm"                 base hardware (any --hw value); model, dtype,
   model = "llama3-70b"            act-dtype, kv-dtype, kv-scheme as in estimate
+  tp = 4                          tp, pp, collective, offload as in estimate: the
+                                  points are then parallel or offloaded estimates,
+                                  so link and CSD knobs act; usd_per_hour counts
+                                  every GPU
   objectives = ["latency", "cost", "energy"]
   allow_overflow = false          points that do not fit in memory stay off the front
   [workload]                      estimate's work: phase, batch, prompt, context,
