@@ -50,3 +50,15 @@ func (e Efficiency) MemoryFraction(bytes float64, classes ...string) float64 {
 	}
 	return e.Memory.At(bytes)
 }
+
+// IntensityFraction is the factor on the compute fraction of an op with
+// the given arithmetic intensity (FLOPs per byte): the first of classes
+// with a ComputeByIntensity curve decides; 1 when none has one.
+func (e Efficiency) IntensityFraction(flopsPerByte float64, classes ...string) float64 {
+	for _, c := range classes {
+		if curve, ok := e.ComputeByIntensity[c]; ok {
+			return curve.At(flopsPerByte)
+		}
+	}
+	return 1
+}

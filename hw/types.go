@@ -121,6 +121,16 @@ type Efficiency struct {
 	// weights, an attention kernel gathering KV blocks and a chain of
 	// element-wise kernels reach different fractions of the same bandwidth.
 	MemoryByClass map[string]Curve `toml:"memory_by_class"`
+	// ComputeByIntensity scales the Compute fraction of one op kind or class
+	// by a curve over the op's arithmetic intensity (FLOPs per byte of
+	// main-memory traffic; for a matrix product with weights in memory, about
+	// M tokens per weight element read). A skinny product reuses each
+	// weight it loads M times only, so a GEMV (M = 1) and a batch-of-4
+	// decode run below a prefill GEMM of the same FLOPs: the compute curve
+	// over FLOPs alone cannot tell them apart. Looked up like Compute (the
+	// op's kind, the kind it refines, its class); optional: without a curve
+	// the factor is 1, so descriptions without it price exactly as before.
+	ComputeByIntensity map[string]Curve `toml:"compute_by_intensity"`
 }
 
 // Overhead holds fixed costs that no roofline captures.

@@ -119,6 +119,19 @@ func validateEfficiency(p *problems, e Efficiency) {
 		}
 		validateCurve(p, k, e.MemoryByClass[c])
 	}
+	classes = classes[:0]
+	for c := range e.ComputeByIntensity {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		k := "efficiency.compute_by_intensity." + c
+		if !contains(opClasses, c) {
+			p.add(k, "unknown op class %q (known: %s)", c, strings.Join(opClasses, ", "))
+			continue
+		}
+		validateCurve(p, k, e.ComputeByIntensity[c])
+	}
 }
 
 // validateCurve checks sizes are positive, finite and strictly increasing,

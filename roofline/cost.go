@@ -103,7 +103,11 @@ func CostAt(op *models.Op, dev *hw.Device, memBytesPerSecond float64) OpCost {
 	var computeSeconds, memorySeconds float64
 	if op.FLOPs > 0 {
 		if peak := Peak(dev, class, op.Compute); peak > 0 {
-			computeSeconds = op.FLOPs / (peak * dev.Efficiency.ComputeFraction(op.FLOPs, kind, base, class))
+			fraction := dev.Efficiency.ComputeFraction(op.FLOPs, kind, base, class)
+			if len(dev.Efficiency.ComputeByIntensity) > 0 {
+				fraction *= dev.Efficiency.IntensityFraction(Intensity(op.FLOPs, bytes), kind, base, class)
+			}
+			computeSeconds = op.FLOPs / (peak * fraction)
 		}
 	}
 	if bytes > 0 && memBytesPerSecond > 0 {

@@ -93,3 +93,32 @@ func TestEnergyUtilisation(t *testing.T) {
 		t.Errorf("energy = %+v, want 400 J and $0.001", e)
 	}
 }
+
+// TestCostComputeByIntensity: the intensity factor multiplies the compute
+// fraction, only for the kinds it names. A bf16 GEMM of M = 8 tokens over a
+// 4096×4096 weight: 2·8·4096² = 268.4 MFLOP over 2·4096² + 2·2·8·4096 =
+// 33.69 MB, intensity 7.969 FLOP/B; the curve [[1, 0.2], [100, 1]] gives
+// 0.2 + 0.8·log(7.969)/log(100) = 0.5606 there. On a device whose memory is
+// fast enough not to bind, compute = 268.4e6 / (1e15 · 0.5606).
+func TestCostComputeByIntensity(t *testing.T) {
+	dev := toyDevice()
+	dev.Memory[0].BytesPerSecond = 1e18
+	n := 4096.0
+	op := models.Op{Name: "o_proj", Kind: models.KindGEMM, Repeat: 1, M: 8, N: 4096, K: 4096,
+		FLOPs: 2 * 8 * n * n, WeightBytes: 2 * n * n, ActivationReadBytes: 2 * 8 * n, ActivationWriteBytes: 2 * 8 * n, Compute: dtype.BF16}
+	plain := Cost(&op, dev)
+	dev.Efficiency.ComputeByIntensity = map[string]hw.Curve{hw.ClassGEMM: {Points: [][2]float64{{1, 0.2}, {100, 1}}}}
+	c := Cost(&op, dev)
+	i := op.FLOPs / op.Bytes()
+	f := 0.2 + 0.8*math.Log(i)/math.Log(100)
+	if math.Abs(f-0.5606) > 1e-4 {
+		t.Fatalf("factor at intensity %.3f = %.4f, want 0.5606", i, f)
+	}
+	if want := op.FLOPs / (1e15 * f); !near(c.Seconds, want) || !near(plain.Seconds, op.FLOPs/1e15) {
+		t.Errorf("got %v s (without the curve %v s), want %v s (%v s)", c.Seconds, plain.Seconds, want, op.FLOPs/1e15)
+	}
+	vec := models.Op{Name: "act", Kind: models.KindElemwise, Repeat: 1, FLOPs: 1e9, ActivationReadBytes: 1e6, Compute: dtype.BF16}
+	if c = Cost(&vec, dev); !near(c.Seconds, 1e9/50e12) {
+		t.Errorf("vector op under a gemm intensity curve: got %v s, want %v", c.Seconds, 1e9/50e12)
+	}
+}

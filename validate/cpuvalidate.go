@@ -189,7 +189,11 @@ func newModelRun(plan *EnginePlan, m EngineModel) (*modelRun, error) {
 		r.decode = append(r.decode, &EngineStep{Model: m.Name, Arch: m.Arch, Phase: "decode", Batch: g.Batch, Tokens: g.Tokens + (plan.DecodeSteps-1)/2})
 	}
 	var err error
-	if r.e, err = engine.New(engine.Config{Arch: m.Arch, Weights: plan.Weights, Seed: plan.Seed, Threads: plan.Threads}); err != nil {
+	cfg := engine.Config{Arch: m.Arch, Weights: plan.Weights, Seed: plan.Seed, Threads: plan.Threads}
+	if plan.Threads == 1 {
+		cfg.Clock = threadClock()
+	}
+	if r.e, err = engine.New(cfg); err != nil {
 		return nil, err
 	}
 	// One untimed step first: page faults of fresh buffers are not the
@@ -204,19 +208,12 @@ func newModelRun(plan *EnginePlan, m EngineModel) (*modelRun, error) {
 
 // measure runs every grid point once: a prefill, then the decode steps.
 // A one-thread engine runs every op on the calling goroutine; locked to its
-// OS thread, its steps are timed by that thread's CPU time (see onCPU).
+// OS thread, its steps and ops are timed by that thread's CPU time (see
+// threadClock).
 func (r *modelRun) measure(round int) error {
 	if r.plan.Threads == 1 {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-	}
-	step := func(run func() ([]int, engine.Timing, error)) ([]int, engine.Timing, error) {
-		c0, ok := threadCPUSeconds()
-		next, tm, err := run()
-		if c1, ok1 := threadCPUSeconds(); r.plan.Threads == 1 && ok && ok1 {
-			tm = onCPU(tm, c1-c0)
-		}
-		return next, tm, err
 	}
 	for i, g := range r.plan.Grid {
 		waitIdle(r.plan.WaitIdle)
@@ -225,13 +222,13 @@ func (r *modelRun) measure(round int) error {
 			prompts[b] = prompt(r.model.Arch.Vocab, b+round, g.Tokens)
 		}
 		r.e.Reset()
-		next, tm, err := step(func() ([]int, engine.Timing, error) { return r.e.Prefill(prompts) })
+		next, tm, err := r.e.Prefill(prompts)
 		if err != nil {
 			return err
 		}
 		keepBest(r.prefill[i], tm)
 		for d := 0; d < r.plan.DecodeSteps; d++ {
-			if next, tm, err = step(func() ([]int, engine.Timing, error) { return r.e.Decode(next) }); err != nil {
+			if next, tm, err = r.e.Decode(next); err != nil {
 				return err
 			}
 			keepBest(r.decode[i], tm)
@@ -240,23 +237,21 @@ func (r *modelRun) measure(round int) error {
 	return nil
 }
 
-// onCPU re-times a one-thread step by the CPU time its thread used: on a
-// machine shared with other processes the wall clock also counts the time
-// the thread waited for a core, which says nothing about the engine, while
-// CPU time does not (memory stalls still count: they are the engine's). The
-// ops keep their shares of the step.
-func onCPU(tm engine.Timing, cpuSeconds float64) engine.Timing {
-	wall := tm.Step.Seconds()
-	if wall <= 0 || cpuSeconds <= 0 || cpuSeconds >= wall {
-		return tm
+// threadClock is the CPU time of the calling OS thread, for a one-thread
+// engine (engine.Config.Clock), or nil where the system has no thread CPU
+// clock. On a machine shared with other processes the wall clock also
+// counts the time the thread waited for a core, which says nothing about
+// the engine, while CPU time does not (memory stalls still count: they are
+// the engine's). Timing every op by it, not only the step, keeps a wait
+// in one op from being spread over the others.
+func threadClock() func() time.Duration {
+	if _, ok := threadCPUSeconds(); !ok {
+		return nil
 	}
-	scale := cpuSeconds / wall
-	ops := make(map[string]time.Duration, len(tm.Ops))
-	for name, d := range tm.Ops {
-		ops[name] = time.Duration(float64(d) * scale)
+	return func() time.Duration {
+		s, _ := threadCPUSeconds()
+		return time.Duration(s * 1e9)
 	}
-	tm.Ops, tm.Step = ops, time.Duration(cpuSeconds*1e9)
-	return tm
 }
 
 // prompt is a deterministic token sequence; seq varies it between

@@ -9,23 +9,6 @@ import (
 	"github.com/llmsim/llmsim/validate/engine"
 )
 
-func TestOnCPUScalesOpsToTheThreadTime(t *testing.T) {
-	tm := engine.Timing{Step: 10 * time.Millisecond, Ops: map[string]time.Duration{"qkv": 6 * time.Millisecond, "attn": 4 * time.Millisecond}}
-	got := onCPU(tm, 0.005)
-	// Half the wall time was spent waiting for a core: every op keeps its
-	// share of the 5 ms the thread ran.
-	if got.Step != 5*time.Millisecond || got.Ops["qkv"] != 3*time.Millisecond || got.Ops["attn"] != 2*time.Millisecond {
-		t.Errorf("onCPU = %v %v, want 5ms with qkv 3ms, attn 2ms", got.Step, got.Ops)
-	}
-	if tm.Ops["qkv"] != 6*time.Millisecond {
-		t.Error("onCPU changed its argument's ops")
-	}
-	// CPU time at or above the wall time (clock granularity) keeps the wall time.
-	if same := onCPU(tm, 0.011); same.Step != tm.Step {
-		t.Errorf("cpu > wall: step %v, want %v", same.Step, tm.Step)
-	}
-}
-
 func TestKeepBestKeepsTheFastestRunWithItsOps(t *testing.T) {
 	var s EngineStep
 	for _, ms := range []int{30, 10, 20} {

@@ -188,7 +188,10 @@ func (s *hostSample) predict(dev *hw.Device) float64 {
 // roofline.Cost) reproduces the engine's op times. For every curve key
 // (gemm, attention, and each vector kind) it places knots (two a decade,
 // only where samples are) on a compute curve over FLOPs and a memory curve
-// over bytes and moves them, together with one per-op overhead, by
+// over bytes, for the matrix keys (gemm, experts, router, attention) also
+// a compute factor over arithmetic intensity (a GEMV at M = 1 reuses each
+// weight once, a prefill GEMM of the same FLOPs hundreds of times), and
+// moves them, together with one per-op overhead, by
 // coordinate descent on the mean squared log error of the op times plus a
 // smoothness penalty (the same fit as FitKernels, but over the ops of real
 // steps). The per-step overhead is then the median of what the steps took
@@ -199,15 +202,18 @@ func FitHost(base *hw.Device, steps []EngineStep, prec models.Precision) (*hw.De
 		return nil, HostFit{}, err
 	}
 	out := *base
-	out.Efficiency = hw.Efficiency{Compute: map[string]hw.Curve{}, MemoryByClass: map[string]hw.Curve{}}
+	out.Efficiency = hw.Efficiency{Compute: map[string]hw.Curve{}, MemoryByClass: map[string]hw.Curve{}, ComputeByIntensity: map[string]hw.Curve{}}
 	out.Overhead = hw.Overhead{}
 	byKey := map[string][]int{}
-	flops, bytes := map[string][]float64{}, map[string][]float64{}
+	flops, bytes, intensity := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	for i, s := range samples {
 		byKey[s.key] = append(byKey[s.key], i)
 		for _, op := range s.ops {
 			if op.FLOPs > 0 {
 				flops[s.key] = append(flops[s.key], op.FLOPs)
+				if i := roofline.Intensity(op.FLOPs, op.Bytes()); i > 0 {
+					intensity[s.key] = append(intensity[s.key], i)
+				}
 			}
 			if b := op.Bytes(); b > 0 {
 				bytes[s.key] = append(bytes[s.key], b)
@@ -225,6 +231,14 @@ func FitHost(base *hw.Device, steps []EngineStep, prec models.Precision) (*hw.De
 		if len(flops[k]) > 0 {
 			out.Efficiency.Compute[k] = hw.Curve{Points: knots(flops[k])}
 			curves[k] = append(curves[k], fitCurve{out.Efficiency.Compute[k].Points, 1})
+		}
+		if roofline.Class(models.OpKind(k)) != hw.ClassVector && len(intensity[k]) > 0 {
+			pts := knots(intensity[k])
+			for i := range pts {
+				pts[i][1] = 1
+			}
+			out.Efficiency.ComputeByIntensity[k] = hw.Curve{Points: pts}
+			curves[k] = append(curves[k], fitCurve{pts, 1})
 		}
 		if len(bytes[k]) > 0 {
 			out.Efficiency.MemoryByClass[k] = hw.Curve{Points: knots(bytes[k])}
@@ -296,6 +310,9 @@ func FitHost(base *hw.Device, steps []EngineStep, prec models.Precision) (*hw.De
 		for _, c := range []string{"compute." + k, "memory_by_class." + k} {
 			if !binds[c] && ((c[0] == 'c' && len(flops[k]) > 0) || (c[0] == 'm' && len(bytes[k]) > 0)) {
 				fit.Idle = append(fit.Idle, c)
+				if _, ok := out.Efficiency.ComputeByIntensity[k]; ok && c[0] == 'c' {
+					fit.Idle = append(fit.Idle, "compute_by_intensity."+k)
+				}
 			}
 		}
 	}

@@ -233,6 +233,9 @@ func WriteHostTOML(w io.Writer, cal *HostCalibration) error {
 	for _, k := range sortedCurveKeys(eff.Compute) {
 		writeCurve("efficiency.compute."+k, eff.Compute[k], "FLOPs per op -> fraction of the fp32 ceiling")
 	}
+	for _, k := range sortedCurveKeys(eff.ComputeByIntensity) {
+		writeCurve("efficiency.compute_by_intensity."+k, eff.ComputeByIntensity[k], "FLOPs per byte -> factor on the compute fraction")
+	}
 	fmt.Fprintf(&b, "[overhead]\nkernel_seconds = %.4g  # fitted: per-op cost (thread-pool dispatch, timing)\n"+
 		"step_seconds = %.4g  # measured: median over the calibration steps of step time − Σ op times\n\n", dev.Overhead.KernelSeconds, dev.Overhead.StepSeconds)
 	b.WriteString("# Calibration points (best of the repetitions; seconds):\n")

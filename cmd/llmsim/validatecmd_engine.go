@@ -20,8 +20,8 @@ import (
 // engineFlags are validate's flags for --engine cpu.
 type engineFlags struct {
 	engine, model, plot   string
-	saveSteps             string
-	quick                 bool
+	saveSteps, loadSteps  string
+	quick, refit          bool
 	threads               int
 	waitIdle              time.Duration
 	hw                    string
@@ -36,13 +36,15 @@ func addEngineFlags(fs *pflag.FlagSet) *engineFlags {
 	fs.StringVar(&e.plot, "plot", "", "with --engine: write a predicted-vs-measured plot of the steps (.svg, .png or .pdf)")
 	fs.IntVar(&e.threads, "threads", 0, "with --engine: engine threads (default: the --hw file's compute.units, else all CPUs); 1 times steps by the thread's CPU time, robust on a shared machine")
 	fs.StringVar(&e.saveSteps, "save-steps", "", "with --engine: write every measured step with its op times (JSON: calibration and validation steps) to this file, for refitting or analysis without re-running the engine")
+	fs.StringVar(&e.loadSteps, "load-steps", "", "with --engine: run nothing; take the calibration and validation steps from a --save-steps file and validate on its validation steps (needs --hw)")
+	fs.BoolVar(&e.refit, "refit", false, "with --load-steps: keep only the --hw file's ceilings and fit its curves and overheads to the file's calibration steps (the fit of llmsim calibrate host), so a change to the cost model is re-validated in seconds")
 	fs.DurationVar(&e.waitIdle, "wait-idle", 300*time.Millisecond, "with --engine: before each prefill, wait up to this long for the CPU to be idle (0: never)")
 	return e
 }
 
 // gpuModeOnly rejects engine flags without --engine.
 func (e *engineFlags) gpuModeOnly(fs *pflag.FlagSet) error {
-	for _, f := range []string{"model", "quick", "plot", "threads", "wait-idle", "save-steps"} {
+	for _, f := range []string{"model", "quick", "plot", "threads", "wait-idle", "save-steps", "load-steps", "refit"} {
 		if fs.Changed(f) {
 			return fmt.Errorf("--%s needs --engine cpu", f)
 		}
@@ -75,6 +77,12 @@ func runEngineValidation(e *engineFlags, format string, stdout, stderr io.Writer
 	}
 	if e.waitIdle < 0 {
 		return fmt.Errorf("--wait-idle: must not be negative, got %v", e.waitIdle)
+	}
+	if e.loadSteps != "" {
+		return runLoadedValidation(e, format, stdout, stderr, start)
+	}
+	if e.refit {
+		return fmt.Errorf("--refit needs --load-steps")
 	}
 	plan := validate.ValidationPlan(e.quick)
 	if e.model != "" {
@@ -138,10 +146,7 @@ func runEngineValidation(e *engineFlags, format string, stdout, stderr io.Writer
 		}
 	}
 	if e.saveSteps != "" {
-		saved := struct {
-			Calibration []validate.EngineStep `json:"calibration"`
-			Validation  []validate.EngineStep `json:"validation"`
-		}{Validation: steps}
+		saved := savedSteps{Validation: steps}
 		if cal != nil {
 			saved.Calibration = cal.Steps
 		}
@@ -149,20 +154,25 @@ func runEngineValidation(e *engineFlags, format string, stdout, stderr io.Writer
 			return fmt.Errorf("--save-steps: %w", err)
 		}
 	}
-	price, err := enginePricer(dev, validate.EnginePrecision(plan.Weights))
+	return reportEngine(e, format, stdout, engineResult{cal: cal, plan: plan, hw: hwSource}, dev, steps, start)
+}
+
+// reportEngine prices the validation steps on dev and writes the result.
+func reportEngine(e *engineFlags, format string, stdout io.Writer, res engineResult, dev *hw.Device, steps []validate.EngineStep, start time.Time) error {
+	price, err := enginePricer(dev, validate.EnginePrecision(res.plan.Weights))
 	if err != nil {
 		return err
 	}
-	c, err := validate.CompareEngine(steps, price)
-	if err != nil {
+	if res.c, err = validate.CompareEngine(steps, price); err != nil {
 		return err
 	}
+	c := res.c
 	if e.plot != "" {
 		if err := validate.PlotEngine(c, "llmsim vs the CPU engine ("+dev.Name+")", e.plot); err != nil {
 			return fmt.Errorf("--plot: %w", err)
 		}
 	}
-	res := engineResult{c: c, cal: cal, plan: plan, hw: hwSource, seconds: time.Since(start).Seconds()}
+	res.seconds = time.Since(start).Seconds()
 	if format == "json" {
 		return writeJSON(stdout, res.json())
 	}
@@ -200,6 +210,9 @@ type enginePointJSON struct {
 	MeasuredS  float64 `json:"measured_s"`
 	PredictedS float64 `json:"predicted_s,omitempty"`
 	Error      float64 `json:"error,omitempty"`
+	// OpsMeasuredS and OpsPredictedS are per op name (summed over layers).
+	OpsMeasuredS  map[string]float64 `json:"ops_measured_s,omitempty"`
+	OpsPredictedS map[string]float64 `json:"ops_predicted_s,omitempty"`
 }
 
 func pointJSONs(steps []validate.EngineStep, withMeasured bool) []enginePointJSON {
@@ -217,7 +230,7 @@ func (r engineResult) json() any {
 	pts := make([]enginePointJSON, len(r.c.Points))
 	steps := make([]validate.EngineStep, len(r.c.Points))
 	for i, p := range r.c.Points {
-		pts[i] = enginePointJSON{p.Model, p.Phase, p.Batch, p.Tokens, p.Seconds, p.Predicted, p.Error}
+		pts[i] = enginePointJSON{p.Model, p.Phase, p.Batch, p.Tokens, p.Seconds, p.Predicted, p.Error, p.Ops, p.OpsPred}
 		steps[i] = p.EngineStep
 	}
 	out := struct {

@@ -21,7 +21,8 @@ func TestValidateEngineQuick(t *testing.T) {
 		t.Skip("runs the CPU engine for ~20 s")
 	}
 	plot := filepath.Join(t.TempDir(), "steps.svg")
-	out, stderr, code := run(t, "validate", "--engine", "cpu", "--quick", "--threads", "1", "-o", "json", "--plot", plot)
+	saved := filepath.Join(t.TempDir(), "steps.json")
+	out, stderr, code := run(t, "validate", "--engine", "cpu", "--quick", "--threads", "1", "-o", "json", "--plot", plot, "--save-steps", saved)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -83,6 +84,27 @@ func TestValidateEngineQuick(t *testing.T) {
 	if err != nil || !strings.Contains(string(svg), "<svg") {
 		t.Errorf("plot %s: %v (%d bytes)", plot, err, len(svg))
 	}
+	// Refitting on the saved steps runs no engine and prices the same
+	// measurements.
+	out, stderr, code = run(t, "validate", "--engine", "cpu", "--load-steps", saved, "--refit", "--hw", "dev-host-calibrated", "-o", "json")
+	if code != 0 {
+		t.Fatalf("--load-steps --refit: exit %d: %s", code, stderr)
+	}
+	var re struct {
+		Points   []point `json:"points"`
+		StepMAPE float64 `json:"step_mape"`
+	}
+	if err := json.Unmarshal([]byte(out), &re); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(re.Points) != len(r.Points) || re.StepMAPE >= 35 {
+		t.Fatalf("refit on saved steps: %d points (want %d), step MAPE %.1f%%", len(re.Points), len(r.Points), re.StepMAPE)
+	}
+	for i, p := range re.Points {
+		if p.MeasuredS != r.Points[i].MeasuredS {
+			t.Errorf("point %d measured %v after loading, %v when run", i, p.MeasuredS, r.Points[i].MeasuredS)
+		}
+	}
 }
 
 func TestValidateEngineRejectsBadInput(t *testing.T) {
@@ -97,6 +119,10 @@ func TestValidateEngineRejectsBadInput(t *testing.T) {
 		{[]string{"--engine", "cpu", "--model", "no-such-model"}, "--model"},
 		{[]string{"--quick"}, "--quick needs --engine cpu"},
 		{[]string{"--engine", "cpu", "--hw", "no-such-file.toml"}, "--hw"},
+		{[]string{"--engine", "cpu", "--refit"}, "--refit needs --load-steps"},
+		{[]string{"--engine", "cpu", "--load-steps", "x.json"}, "--load-steps needs --hw"},
+		{[]string{"--engine", "cpu", "--load-steps", "no-such.json", "--hw", "dev-host-calibrated"}, "--load-steps"},
+		{[]string{"--load-steps", "x.json"}, "--load-steps needs --engine cpu"},
 	} {
 		_, stderr, code := run(t, append([]string{"validate"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {

@@ -19,7 +19,12 @@ type Config struct {
 	// on Seed and its name, not on the thread count or the format.
 	Seed uint64
 	// Threads is the number of workers; 0 means runtime.NumCPU().
-	Threads   int
+	Threads int
+	// Clock, when not nil, is what steps and ops are timed by instead of
+	// the wall clock: a one-thread engine can be given its thread's CPU
+	// time, so that an op during which another process took the core is not
+	// charged for the wait. It must be monotonic on the calling thread.
+	Clock     func() time.Duration
 	RoPETheta float64 // 0 means 10000
 	NormEps   float64 // 0 means 1e-5
 }
@@ -70,6 +75,8 @@ type Engine struct {
 	ts     []tensor
 	rot    *ropeTable
 	seqs   []*sequence
+	kvFree map[int][][]float32 // released KV buffers by capacity (floats), reused by later sequences
+	clock  func() time.Duration
 	buf    buffers
 	logits []float32 // last step: one row of Vocab per sequence, step order
 }
@@ -124,7 +131,11 @@ func newEngine(cfg Config) (*Engine, error) {
 	if eps == 0 {
 		eps = 1e-5
 	}
-	e := &Engine{s: s, eps: eps, pool: NewPool(cfg.Threads), w: w, rot: newRopeTable(s.headDim, theta)}
+	e := &Engine{s: s, eps: eps, pool: NewPool(cfg.Threads), w: w, rot: newRopeTable(s.headDim, theta), kvFree: map[int][][]float32{}, clock: cfg.Clock}
+	if e.clock == nil {
+		start := time.Now()
+		e.clock = func() time.Duration { return time.Since(start) }
+	}
 	e.ts = s.tensors(w)
 	return e, nil
 }
@@ -132,8 +143,54 @@ func newEngine(cfg Config) (*Engine, error) {
 // Close stops the worker goroutines.
 func (e *Engine) Close() { e.pool.Close() }
 
-// Reset drops every sequence and its KV cache.
-func (e *Engine) Reset() { e.seqs = nil }
+// Reset drops every sequence; their KV buffers are kept for the next ones.
+func (e *Engine) Reset() {
+	for _, sq := range e.seqs {
+		for _, c := range [][][]float32{sq.k, sq.v} {
+			for _, buf := range c {
+				if cap(buf) > 0 {
+					e.kvFree[cap(buf)] = append(e.kvFree[cap(buf)], buf[:0])
+				}
+			}
+		}
+	}
+	e.seqs = nil
+}
+
+// kvBlockTokens is the granularity, in tokens, in which a sequence's KV
+// cache is reserved.
+const kvBlockTokens = 256
+
+// reserve makes room in every sequence's cache for its tokens of the next
+// step before the step runs, as serving engines do (vLLM's block pool, a
+// static cache): the step itself then only writes K and V into place, which
+// is what llmsim's graph prices (kv_concat models an engine that instead
+// copies its cache every step). Capacity grows in doubling multiples of
+// kvBlockTokens, taken from buffers earlier sequences released.
+func (e *Engine) reserve(seqs []*sequence, tokens [][]int) {
+	d := e.s.headDim
+	for b, sq := range seqs {
+		need := (sq.len + len(tokens[b])) * d
+		for _, c := range [][][]float32{sq.k, sq.v} {
+			for i, buf := range c {
+				if cap(buf) >= need {
+					continue
+				}
+				size := kvBlockTokens * d
+				for size < need {
+					size *= 2
+				}
+				var nb []float32
+				if free := e.kvFree[size]; len(free) > 0 {
+					nb, e.kvFree[size] = free[len(free)-1], free[:len(free)-1]
+				} else {
+					nb = make([]float32, 0, size)
+				}
+				c[i] = append(nb, buf...)
+			}
+		}
+	}
+}
 
 // NumSeqs is the number of live sequences.
 func (e *Engine) NumSeqs() int { return len(e.seqs) }
@@ -241,15 +298,16 @@ func (e *Engine) check(seqs []*sequence, tokens [][]int) error {
 	return nil
 }
 
-// timer charges the wall time since the previous lap to an op.
+// timer charges the time since the previous lap to an op.
 type timer struct {
-	tm   *Timing
-	last time.Time
+	tm    *Timing
+	clock func() time.Duration
+	last  time.Duration
 }
 
 func (c *timer) lap(op string) {
-	now := time.Now()
-	c.tm.Ops[op] += now.Sub(c.last)
+	now := c.clock()
+	c.tm.Ops[op] += now - c.last
 	c.last = now
 }
 

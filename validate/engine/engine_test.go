@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"math"
 	"testing"
 
@@ -305,5 +307,68 @@ func TestContinuousBatching(t *testing.T) {
 		if err := logitErr(e.Logits(i), ref.logits(hist[i])); err > 1e-5 {
 			t.Errorf("sequence %d: relative error %.2g", i, err)
 		}
+	}
+}
+
+// TestKVReserve: a sequence whose cache outgrows its reserved block (moved
+// into a larger buffer) and one that reuses the buffers of sequences a
+// Reset dropped compute what a fresh engine computes.
+func TestKVReserve(t *testing.T) {
+	a := testArchs()[0]
+	a.MaxContext = 2 * kvBlockTokens
+	full := make([]int, kvBlockTokens+6)
+	for i := range full {
+		full[i] = (i*31 + 7) % a.Vocab
+	}
+	fresh := newTestEngine(t, a, dtype.FP32, 1)
+	if _, _, err := fresh.Prefill([][]int{full}); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), fresh.Logits(0)...)
+
+	e := newTestEngine(t, a, dtype.FP32, 1)
+	if _, _, err := e.Prefill([][]int{full[:8], full[:kvBlockTokens]}); err != nil {
+		t.Fatal(err)
+	}
+	e.Reset()
+	if _, _, err := e.Prefill([][]int{full[:kvBlockTokens-2]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range full[kvBlockTokens-2:] {
+		if _, _, err := e.Decode([]int{tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := relErr(e.Logits(0), want); err > 1e-5 {
+		t.Fatalf("reused and grown cache vs a fresh prefill: relative error %.2g", err)
+	}
+	if got := cap(e.seqs[0].k[0]); got != 2*kvBlockTokens*e.s.headDim {
+		t.Fatalf("cache capacity %d floats, want two blocks (%d)", got, 2*kvBlockTokens*e.s.headDim)
+	}
+}
+
+// TestClock: with Config.Clock the step and its ops are timed by it. A
+// clock that advances 1 µs per reading charges each op 1 µs per lap and
+// the step one more reading than its ops.
+func TestClock(t *testing.T) {
+	var readings time.Duration
+	e, err := New(Config{Arch: testArchs()[0], Seed: 1, Threads: 1, Clock: func() time.Duration { readings += time.Microsecond; return readings }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	_, tm, err := e.Prefill([][]int{{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops time.Duration
+	for _, d := range tm.Ops {
+		if d <= 0 || d%time.Microsecond != 0 {
+			t.Errorf("op time %v, want a positive whole number of µs", d)
+		}
+		ops += d
+	}
+	if tm.Step != ops+time.Microsecond {
+		t.Errorf("step %v, ops %v: want the step one reading (1 µs) past the ops", tm.Step, ops)
 	}
 }

@@ -10,8 +10,9 @@ import (
 // greedy next token of each sequence.
 func (e *Engine) forward(seqs []*sequence, tokens [][]int) ([]int, Timing) {
 	tm := Timing{Ops: make(map[string]time.Duration), Seqs: len(seqs)}
-	begin := time.Now()
-	clock := timer{tm: &tm, last: begin}
+	e.reserve(seqs, tokens)
+	begin := e.clock()
+	clock := timer{tm: &tm, clock: e.clock, last: begin}
 	st := e.newStep(seqs, tokens)
 	s, b := &e.s, &e.buf
 	n, hid := st.tokens, s.Hidden
@@ -96,7 +97,7 @@ func (e *Engine) forward(seqs []*sequence, tokens [][]int) ([]int, Timing) {
 	for i, sq := range seqs {
 		sq.len += len(tokens[i])
 	}
-	tm.Step = time.Since(begin)
+	tm.Step = e.clock() - begin
 	return next, tm
 }
 
