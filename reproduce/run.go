@@ -225,24 +225,7 @@ func (c *config) footprint(batch, context, chunk int) footprint {
 
 // maxBatch is the largest batch that fits at context (0: none).
 func (c *config) maxBatch(context, chunk int) int {
-	fits := func(b int) bool { return c.footprint(b, context, chunk).fits() }
-	if !fits(1) {
-		return 0
-	}
-	hi := 2
-	for fits(hi) && hi < 1<<20 {
-		hi *= 2
-	}
-	lo := hi / 2
-	for lo+1 < hi {
-		mid := (lo + hi) / 2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return roofline.LargestFitting(1<<20, func(b int) bool { return c.footprint(b, context, chunk).fits() })
 }
 
 // maxContextLimit bounds the search for the longest context.
@@ -250,26 +233,7 @@ const maxContextLimit = 1 << 30
 
 // maxContext is the longest context batch sequences fit (0: none).
 func (c *config) maxContext(batch, chunk int) int {
-	fits := func(n int) bool { return c.footprint(batch, n, chunk).fits() }
-	if !fits(1) {
-		return 0
-	}
-	lo, hi := 1, 2
-	for fits(hi) {
-		if hi >= maxContextLimit {
-			return maxContextLimit
-		}
-		lo, hi = hi, hi*2
-	}
-	for lo+1 < hi {
-		mid := (lo + hi) / 2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
+	return roofline.LargestFitting(maxContextLimit, func(n int) bool { return c.footprint(batch, n, chunk).fits() })
 }
 
 // Run prices the scenario and compares the result with the claim.

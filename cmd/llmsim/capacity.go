@@ -119,9 +119,9 @@ func capacityOf(t *target, context, batch, chunk int) *capacityResult {
 	}
 	r.KVBytesPerSequence = t.memory(&models.Graph{}, 1, context).KVBytes
 	var g models.Graph
-	r.MaxBatch = largestFitting(func(b int) bool { return t.fitsWork(&g, b, context, chunk) })
+	r.MaxBatch = roofline.LargestFitting(capacitySearchLimit, func(b int) bool { return t.fitsWork(&g, b, context, chunk) })
 	r.MemoryAtMaxBatch = newMemory(t.footprintOf(&g, max(r.MaxBatch, 1), context, chunk))
-	r.MaxContext = largestFitting(func(n int) bool { return t.fitsWork(&g, batch, n, chunk) })
+	r.MaxContext = roofline.LargestFitting(capacitySearchLimit, func(n int) bool { return t.fitsWork(&g, batch, n, chunk) })
 	r.MemoryAtMaxContext = newMemory(t.footprintOf(&g, batch, max(r.MaxContext, 1), chunk))
 	r.ExceedsModelContext = t.model.MaxContext > 0 && (r.MaxContext > t.model.MaxContext || context > t.model.MaxContext)
 	return r
@@ -155,30 +155,6 @@ func (t *target) footprintOf(g *models.Graph, batch, tokens, chunk int) roofline
 		f = p
 	}
 	return f
-}
-
-// largestFitting is the largest n in [1, capacitySearchLimit] with fits(n),
-// for fits monotone (true then false); 0 when fits(1) is false.
-func largestFitting(fits func(int) bool) int {
-	if !fits(1) {
-		return 0
-	}
-	lo, hi := 1, 2
-	for fits(hi) {
-		if hi >= capacitySearchLimit {
-			return capacitySearchLimit
-		}
-		lo, hi = hi, hi*2
-	}
-	for lo+1 < hi {
-		mid := lo + (hi-lo)/2
-		if fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
 }
 
 func writeCapacityTable(w io.Writer, r *capacityResult) error {
