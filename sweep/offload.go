@@ -13,9 +13,18 @@ import (
 // energy and cost cover every device of the system, Bound is the busiest
 // resource's kind (device, link or storage).
 func OffloadEstimate(t *Target, s offload.Scheme, w Work) (Result, error) {
-	var r Result
+	o, tokens, err := OffloadRun(t, s, w)
+	if err != nil {
+		return Result{}, err
+	}
+	return OffloadSummary(t, o, w, tokens), nil
+}
+
+// OffloadRun checks w and runs it on t under s; tokens is what its
+// throughput counts.
+func OffloadRun(t *Target, s offload.Scheme, w Work) (o *offload.Result, tokens float64, err error) {
 	if err := w.Check(); err != nil {
-		return r, err
+		return nil, 0, err
 	}
 	limit, what := w.Prompt+w.Output, "--prompt + --output"
 	switch w.Phase {
@@ -25,16 +34,22 @@ func OffloadEstimate(t *Target, s offload.Scheme, w Work) (Result, error) {
 		limit, what = w.Context+1, "--context"
 	}
 	if err := contextLimit(t.Model, limit, what); err != nil {
-		return r, err
+		return nil, 0, err
 	}
 	tg := offload.NewTarget(t.System, t.Model, t.Prec)
 	tg.Opts = t.Opts
 	tg.Build = t.Build
 	tg.KVBytes = func(tokens int) float64 { return t.KVBytes(1, tokens) }
-	o, tokens, err := tg.Estimate(s, w.Phase, w.Batch, w.Prompt, w.Context, w.Output)
+	o, tokens, err = tg.Estimate(s, w.Phase, w.Batch, w.Prompt, w.Context, w.Output)
 	if err != nil {
-		return r, fmt.Errorf("--offload %s: %w", s, err)
+		return nil, 0, fmt.Errorf("--offload %s: %w", s, err)
 	}
+	return o, tokens, nil
+}
+
+// OffloadSummary is an offload run in estimate's fields.
+func OffloadSummary(t *Target, o *offload.Result, w Work, tokens float64) Result {
+	var r Result
 	r.Seconds, r.FLOPs = o.Seconds, o.FLOPs
 	if w.Phase == "request" {
 		r.TTFTSeconds = o.PrefillSeconds
@@ -61,5 +76,5 @@ func OffloadEstimate(t *Target, s offload.Scheme, w Work) (Result, error) {
 		r.JoulesPerToken = o.Energy.Joules / tokens
 		r.USDPerMillionTokens = o.Energy.USD / tokens * 1e6
 	}
-	return r, nil
+	return r
 }

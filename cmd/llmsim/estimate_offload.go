@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/llmsim/llmsim/offload"
+	"github.com/llmsim/llmsim/sweep"
 )
 
 const offloadFlagUsage = "offloading scheme NAME[:key=value,...] (llmsim offload list): the work runs as an event-executed task graph on the system's tiers (GPU, CPU DRAM, disk, flash, CSD, PIM)"
@@ -76,54 +77,34 @@ func estimateOffload(t *target, f estimateFlags, spec string) (*offloadEstimate,
 	if err != nil {
 		return nil, fmt.Errorf("--offload: %w", err)
 	}
-	tg := offload.NewTarget(t.system, t.model, t.prec)
-	tg.Opts = t.opts
-	tg.Build = t.build
-	tg.KVBytes = func(tokens int) float64 { return t.kvBytes(1, tokens) }
 	e := &offloadEstimate{
 		Hardware: t.system.Name, Device: t.device.Name, Model: t.model.Name, Phase: f.phase, Batch: f.batch,
-		Weights: string(tg.Prec.Weights), Activations: string(tg.Prec.Activations), KV: string(tg.Prec.KV), KVScheme: t.kv.String(),
+		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV), KVScheme: t.kv.String(),
 		Params: t.model.Params(),
 	}
-	var limit int
-	var what string
 	switch f.phase {
 	case "prefill":
-		e.Prompt, limit, what = f.prompt, f.prompt, "--prompt"
+		e.Prompt = f.prompt
 	case "decode":
-		e.Context, limit, what = f.context, f.context+1, "--context"
+		e.Context = f.context
 	default:
-		e.Prompt, e.Output, limit, what = f.prompt, f.output, f.prompt+f.output, "--prompt + --output"
+		e.Prompt, e.Output = f.prompt, f.output
 	}
-	if err := contextLimit(t.model, limit, what); err != nil {
-		return nil, err
-	}
-	r, tokens, err := tg.Estimate(scheme, f.phase, f.batch, f.prompt, f.context, f.output)
+	// The numbers are the sweep's (one code path for both commands); the
+	// offload object adds what the executor measured.
+	st := &sweep.Target{System: t.system, Device: t.device, Model: t.model, Prec: t.prec, Opts: t.opts, KV: t.kv}
+	w := sweep.Work{Phase: f.phase, Batch: f.batch, Prompt: f.prompt, Context: f.context, Output: f.output}
+	r, tokens, err := sweep.OffloadRun(st, scheme, w)
 	if err != nil {
-		return nil, fmt.Errorf("--offload %s: %w%s", spec, err, tierHint(err))
+		return nil, fmt.Errorf("%w%s", err, tierHint(err))
 	}
-	e.Seconds, e.FLOPs = r.Seconds, r.FLOPs
-	if f.phase == "request" {
-		e.TTFTSeconds = r.PrefillSeconds
-		if f.output > 1 {
-			e.TPOTSeconds = r.DecodeSeconds / float64(f.output-1)
-		}
-	}
-	if e.Seconds > 0 {
-		e.TokensPerSecond = tokens / e.Seconds
-	}
-	for _, u := range r.Resources {
-		e.Bytes += u.Bytes
-	}
-	busiest, bound := r.Busiest(t.system)
-	e.Bound = bound
-	e.Memory = acceleratorTier(r)
-	e.Energy = energyJSON{Joules: r.Energy.Joules, AverageWatts: r.Energy.AverageWatts}
-	e.Cost = costJSON{USD: r.Energy.USD}
-	if tokens > 0 {
-		e.Energy.JoulesPerToken = r.Energy.Joules / tokens
-		e.Cost.USDPerMillionTokens = r.Energy.USD / tokens * 1e6
-	}
+	sum := sweep.OffloadSummary(st, r, w, tokens)
+	e.Seconds, e.TTFTSeconds, e.TPOTSeconds, e.TokensPerSecond = sum.Seconds, sum.TTFTSeconds, sum.TPOTSeconds, sum.TokensPerSecond
+	e.FLOPs, e.Bytes, e.Bound = sum.FLOPs, sum.Bytes, string(sum.Bound)
+	e.Memory = newMemory(sum.Memory)
+	e.Energy = energyJSON{Joules: sum.Energy.Joules, AverageWatts: sum.Energy.AverageWatts, JoulesPerToken: sum.JoulesPerToken}
+	e.Cost = costJSON{USD: sum.Energy.USD, USDPerMillionTokens: sum.USDPerMillionTokens}
+	busiest, _ := r.Busiest(t.system)
 	e.Offload = offloadJSON{Scheme: r.Scheme, Busiest: busiest.Name, Tiers: r.Memory, Resources: r.Resources,
 		Breakdown: r.Breakdown, Devices: r.Energy.Devices, Extra: r.Extra, Notes: r.Notes}
 	if r.Batch != f.batch {
@@ -142,19 +123,6 @@ func tierHint(err error) string {
 		return " (give a system with a disk or flash tier: t4-flexgen-paper, a6000-ssd, m1-max-flash; llmsim hw list)"
 	}
 	return ""
-}
-
-// acceleratorTier is the first tier (the accelerator's) in estimate's
-// memory fields; fits covers every tier.
-func acceleratorTier(r *offload.Result) memoryJSON {
-	var m memoryJSON
-	if len(r.Memory) > 0 {
-		a := r.Memory[0]
-		m = memoryJSON{WeightsBytes: a.WeightsBytes, KVBytes: a.KVBytes, ActivationBytes: a.ActivationBytes,
-			ReservedBytes: a.WorkingBytes, TotalBytes: a.TotalBytes, CapacityBytes: a.CapacityBytes}
-	}
-	m.Fits = r.Fits
-	return m
 }
 
 func writeOffloadEstimateTable(w io.Writer, e *offloadEstimate) error {
