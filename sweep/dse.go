@@ -38,6 +38,7 @@ type DSESpec struct {
 	KVDType        string         `toml:"kv-dtype"`
 	KVScheme       string         `toml:"kv-scheme"`
 	EagerAttention bool           `toml:"eager-attention"`
+	ConcatKVCache  bool           `toml:"concat-kv-cache"`
 	TP             int            `toml:"tp"`
 	PP             int            `toml:"pp"`
 	Collective     string         `toml:"collective"`
@@ -180,7 +181,8 @@ func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
 		given[ks.Name] = vals
 	}
 	fixed := map[string]string{"hw": spec.HW, "model": spec.Model, "dtype": spec.DType, "act-dtype": spec.ActDType,
-		"kv-dtype": spec.KVDType, "kv-scheme": spec.KVScheme, "eager-attention": strconv.FormatBool(spec.EagerAttention)}
+		"kv-dtype": spec.KVDType, "kv-scheme": spec.KVScheme, "eager-attention": strconv.FormatBool(spec.EagerAttention),
+		"concat-kv-cache": strconv.FormatBool(spec.ConcatKVCache)}
 	work := map[string]string{"phase": "decode", "batch": "1", "prompt": "512", "context": "1024", "output": "128"}
 	for _, n := range targetAxes {
 		params = append(params, Param{Name: n, Kind: kindOf(n), Default: fixed[n], Column: true})
@@ -223,7 +225,7 @@ func kindOf(name string) Kind {
 	switch name {
 	case "batch", "prompt", "context", "output":
 		return Int
-	case "eager-attention":
+	case "eager-attention", "concat-kv-cache":
 		return Bool
 	}
 	return String
@@ -329,7 +331,7 @@ func (d *DSE) prepare(s *Space) (func() Evaluator, error) {
 			dev.Power.ActiveWatts *= powerF
 		}
 		t, err := d.loader.Resolve(TargetSpec{HW: spec.HW, Model: spec.Model, Weights: spec.DType, Activations: spec.ActDType,
-			KV: spec.KVDType, KVScheme: spec.KVScheme, EagerAttention: spec.EagerAttention})
+			KV: spec.KVDType, KVScheme: spec.KVScheme, EagerAttention: spec.EagerAttention, ConcatKVCache: spec.ConcatKVCache})
 		if err == nil {
 			t.System, t.Device = vs, dev
 		}

@@ -164,3 +164,41 @@ scale = [1, 4]
 		t.Error("offload with tp accepted")
 	}
 }
+
+// concat-kv-cache in a DSE file prices the points as estimate
+// --concat-kv-cache does: the cache copy makes a long-context decode slower.
+func TestDSEConcatKVCache(t *testing.T) {
+	run := func(concat string) float64 {
+		spec := writeDSE(t, `
+hw = "h100-sxm"
+concat-kv-cache = `+concat+`
+objectives = ["latency"]
+[workload]
+phase = "decode"
+batch = 16
+context = 4096
+[[knob]]
+name = "memory.bandwidth"
+scale = [1]
+`)
+		d, err := NewDSE(spec, &Loader{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := d.Run(context.Background(), &buf, Options{Format: JSONL}); err != nil {
+			t.Fatal(err)
+		}
+		var r map[string]any
+		if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r["concat-kv-cache"] != (concat == "true") {
+			t.Errorf("column concat-kv-cache = %v, want %s", r["concat-kv-cache"], concat)
+		}
+		return r["seconds"].(float64)
+	}
+	if off, on := run("false"), run("true"); !(on > off) {
+		t.Errorf("decode %v s with the concatenating cache, %v s without: want slower", on, off)
+	}
+}

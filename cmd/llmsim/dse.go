@@ -24,7 +24,8 @@ analytic estimate, and mark the Pareto front of the chosen objectives.
 
 The file (TOML):
   hw = "h100-sxm"                 base hardware (any --hw value); model, dtype,
-  model = "llama3-70b"            act-dtype, kv-dtype, kv-scheme as in estimate
+  model = "llama3-70b"            act-dtype, kv-dtype, kv-scheme, eager-attention,
+                                  concat-kv-cache as in estimate
   tp = 4                          tp, pp, collective, offload as in estimate: the
                                   points are then parallel or offloaded estimates,
                                   so link and CSD knobs act; usd_per_hour counts
