@@ -92,46 +92,10 @@ var (
 )
 
 func validateEfficiency(p *problems, e Efficiency) {
-	classes := make([]string, 0, len(e.Compute))
-	for c := range e.Compute {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		k := "efficiency.compute." + c
-		if !contains(opClasses, c) {
-			p.add(k, "unknown op class %q (known: %s)", c, strings.Join(opClasses, ", "))
-			continue
-		}
-		validateCurve(p, k, e.Compute[c])
-	}
+	validateCurves(p, "efficiency.compute.", opClasses, e.Compute)
 	validateCurve(p, "efficiency.memory", e.Memory)
-	classes = classes[:0]
-	for c := range e.MemoryByClass {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		k := "efficiency.memory_by_class." + c
-		if !contains(memoryClasses, c) {
-			p.add(k, "unknown op class %q (known: %s)", c, strings.Join(memoryClasses, ", "))
-			continue
-		}
-		validateCurve(p, k, e.MemoryByClass[c])
-	}
-	classes = classes[:0]
-	for c := range e.ComputeByIntensity {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		k := "efficiency.compute_by_intensity." + c
-		if !contains(opClasses, c) {
-			p.add(k, "unknown op class %q (known: %s)", c, strings.Join(opClasses, ", "))
-			continue
-		}
-		validateCurve(p, k, e.ComputeByIntensity[c])
-	}
+	validateCurves(p, "efficiency.memory_by_class.", memoryClasses, e.MemoryByClass)
+	validateCurves(p, "efficiency.compute_by_intensity.", opClasses, e.ComputeByIntensity)
 }
 
 // validateCurve checks sizes are positive, finite and strictly increasing,
@@ -269,4 +233,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// validateCurves checks every curve of a per-class table under prefix, in
+// key order, rejecting classes not in known.
+func validateCurves(p *problems, prefix string, known []string, curves map[string]Curve) {
+	classes := make([]string, 0, len(curves))
+	for c := range curves {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		if !contains(known, c) {
+			p.add(prefix+c, "unknown op class %q (known: %s)", c, strings.Join(known, ", "))
+			continue
+		}
+		validateCurve(p, prefix+c, curves[c])
+	}
 }

@@ -3,7 +3,6 @@ package offload
 import (
 	"fmt"
 
-	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/kvcache"
 	"github.com/llmsim/llmsim/models"
@@ -49,22 +48,7 @@ func (w Workload) check() error {
 // weights in the model's format, activations in the weight format when it
 // is 16 bits or wider (else bf16), KV in the activation format.
 func NewTarget(sys *hw.System, m *models.Model, p models.Precision) *Target {
-	if !p.Weights.Valid() {
-		p.Weights = dtype.DType(m.DType)
-		if !p.Weights.Valid() {
-			p.Weights = dtype.BF16
-		}
-	}
-	if !p.Activations.Valid() {
-		p.Activations = dtype.BF16
-		if p.Weights.Bits() >= 16 {
-			p.Activations = p.Weights
-		}
-	}
-	if !p.KV.Valid() {
-		p.KV = p.Activations
-	}
-	return &Target{System: sys, Model: m, Prec: p}
+	return &Target{System: sys, Model: m, Prec: m.Resolve(p)}
 }
 
 // UseKVScheme makes every step of the target follow a KV-cache scheme: its
