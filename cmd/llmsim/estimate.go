@@ -163,11 +163,7 @@ func contextLimit(m *models.Model, tokens int, what string) error {
 
 func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 	m, dev := t.model, t.device
-	e := &estimate{
-		Hardware: t.system.Name, Device: dev.Name, Model: m.Name, Phase: f.phase, Batch: f.batch,
-		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV), KVScheme: t.kv.String(),
-		Params: m.Params(),
-	}
+	e := &estimate{workJSON: newWork(t, f), Params: m.Params()}
 	seqs := make([]models.Seq, f.batch)
 	var g models.Graph
 	switch f.phase {
@@ -175,7 +171,6 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		if err := contextLimit(m, f.prompt, "--prompt"); err != nil {
 			return nil, err
 		}
-		e.Prompt = f.prompt
 		for i := range seqs {
 			seqs[i] = models.Seq{New: f.prompt}
 		}
@@ -188,7 +183,6 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		if err := contextLimit(m, f.context+1, "--context"); err != nil {
 			return nil, err
 		}
-		e.Context = f.context
 		for i := range seqs {
 			seqs[i] = models.Seq{Cached: f.context, New: 1}
 		}
@@ -201,7 +195,6 @@ func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 		if err := contextLimit(m, f.prompt+f.output, "--prompt + --output"); err != nil {
 			return nil, err
 		}
-		e.Prompt, e.Output = f.prompt, f.output
 		r := t.request(f.batch, f.prompt, f.output)
 		e.setRequest(r)
 		e.setParallelRequest(t, r)

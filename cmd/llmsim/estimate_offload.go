@@ -29,18 +29,7 @@ energy of each device. Not combined with --tp/--pp; -o csv is not available.
 // offloadEstimate is estimate's output under --offload: estimate's field
 // names, plus what the executor measured.
 type offloadEstimate struct {
-	Hardware    string `json:"hardware"`
-	Device      string `json:"device"`
-	Model       string `json:"model"`
-	Phase       string `json:"phase"`
-	Batch       int    `json:"batch"`
-	Prompt      int    `json:"prompt,omitempty"`
-	Context     int    `json:"context,omitempty"`
-	Output      int    `json:"output,omitempty"`
-	Weights     string `json:"dtype"`
-	Activations string `json:"act_dtype"`
-	KV          string `json:"kv_dtype"`
-	KVScheme    string `json:"kv_scheme"`
+	workJSON
 
 	Seconds         float64 `json:"seconds"`
 	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
@@ -77,19 +66,7 @@ func estimateOffload(t *target, f estimateFlags, spec string) (*offloadEstimate,
 	if err != nil {
 		return nil, fmt.Errorf("--offload: %w", err)
 	}
-	e := &offloadEstimate{
-		Hardware: t.system.Name, Device: t.device.Name, Model: t.model.Name, Phase: f.phase, Batch: f.batch,
-		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV), KVScheme: t.kv.String(),
-		Params: t.model.Params(),
-	}
-	switch f.phase {
-	case "prefill":
-		e.Prompt = f.prompt
-	case "decode":
-		e.Context = f.context
-	default:
-		e.Prompt, e.Output = f.prompt, f.output
-	}
+	e := &offloadEstimate{workJSON: newWork(t, f), Params: t.model.Params()}
 	// The numbers are the sweep's (one code path for both commands); the
 	// offload object adds what the executor measured.
 	st := &sweep.Target{System: t.system, Device: t.device, Model: t.model, Prec: t.prec, Opts: t.opts, KV: t.kv}

@@ -11,9 +11,9 @@ import (
 	"github.com/llmsim/llmsim/roofline"
 )
 
-// estimate is the result of `llmsim estimate`; its JSON names are the
-// documented output fields.
-type estimate struct {
+// workJSON is what an estimate priced: the first fields of estimate's
+// output, with or without --offload.
+type workJSON struct {
 	Hardware    string `json:"hardware"`
 	Device      string `json:"device"`
 	Model       string `json:"model"`
@@ -26,10 +26,33 @@ type estimate struct {
 	Activations string `json:"act_dtype"`
 	KV          string `json:"kv_dtype"`
 	KVScheme    string `json:"kv_scheme"`
-	TP          int    `json:"tp"`
-	PP          int    `json:"pp"`
-	GPUs        int    `json:"gpus"`
-	Link        string `json:"link,omitempty"` // the GPU-GPU link of TP/PP traffic
+}
+
+// newWork describes f's work on t; the lengths shown are the phase's.
+func newWork(t *target, f estimateFlags) workJSON {
+	w := workJSON{
+		Hardware: t.system.Name, Device: t.device.Name, Model: t.model.Name, Phase: f.phase, Batch: f.batch,
+		Weights: string(t.prec.Weights), Activations: string(t.prec.Activations), KV: string(t.prec.KV), KVScheme: t.kv.String(),
+	}
+	switch f.phase {
+	case "prefill":
+		w.Prompt = f.prompt
+	case "decode":
+		w.Context = f.context
+	default:
+		w.Prompt, w.Output = f.prompt, f.output
+	}
+	return w
+}
+
+// estimate is the result of `llmsim estimate`; its JSON names are the
+// documented output fields.
+type estimate struct {
+	workJSON
+	TP   int    `json:"tp"`
+	PP   int    `json:"pp"`
+	GPUs int    `json:"gpus"`
+	Link string `json:"link,omitempty"` // the GPU-GPU link of TP/PP traffic
 
 	Seconds         float64 `json:"seconds"`
 	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
