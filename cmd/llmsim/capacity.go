@@ -81,13 +81,7 @@ func runCapacity(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 1, "sequences for the longest-context search")
 	chunk := fs.Int("chunk", 8192, "prefill chunk in tokens whose activations must fit too (0: the whole prompt at once)")
 	format := fs.StringP("output-format", "o", "table", "table or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, format, "table", "json"); err != nil {
 		return err
 	}
 	switch {

@@ -141,6 +141,18 @@ func (t *targetFlags) parallel(sys *hw.System, m *models.Model, prec models.Prec
 	return &p, nil
 }
 
+// parseFlags parses a command's flags, refuses positional arguments and
+// checks the parsed -o value (*format) against allowed.
+func parseFlags(fs *pflag.FlagSet, args []string, format *string, allowed ...string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return checkFormat(*format, allowed...)
+}
+
 // checkFormat validates -o.
 func checkFormat(format string, allowed ...string) error {
 	for _, a := range allowed {

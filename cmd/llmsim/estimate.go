@@ -91,13 +91,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	addParallelFlags(fs, f.target)
 	offloadSpec := fs.String("offload", "", offloadFlagUsage)
 	fs.StringVarP(&f.format, "output-format", "o", "table", "table, json or csv")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(f.format, "table", "json", "csv"); err != nil {
+	if err := parseFlags(fs, args, &f.format, "table", "json", "csv"); err != nil {
 		return err
 	}
 	if err := f.check(); err != nil {

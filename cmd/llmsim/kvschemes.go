@@ -47,13 +47,7 @@ func runKVSchemes(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("kvschemes", kvschemesHelp, stderr)
 	var format string
 	fs.StringVarP(&format, "output-format", "o", "table", "table or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, &format, "table", "json"); err != nil {
 		return err
 	}
 	var out []kvSchemeJSON

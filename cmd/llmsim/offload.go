@@ -72,13 +72,7 @@ func runOffload(args []string, stdout, stderr io.Writer) error {
 	prompt := fs.Int("prompt", 512, "prompt tokens per sequence")
 	output := fs.Int("output", 32, "output tokens per sequence")
 	format := fs.StringP("output-format", "o", "table", "table or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, format, "table", "json"); err != nil {
 		return err
 	}
 	if *batch < -1 || *prompt < 1 || *output < 1 {

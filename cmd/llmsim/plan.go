@@ -67,13 +67,7 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "configurations simulated in parallel (default: one per CPU)")
 	format := fs.StringP("output-format", "o", "table", "table or json")
 	pass := addPassThrough(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(*format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, format, "table", "json"); err != nil {
 		return err
 	}
 	spec := sweep.PlanSpec{SLO: slo, MaxReplicas: *maxReplicas, Workers: *workers}

@@ -66,13 +66,7 @@ func runReproduce(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&kind, "kind", "all", "which built-in scenarios to run without --scenario: all, kv or offload")
 	fs.StringVarP(&format, "output-format", "o", "table", "table or json")
 	fs.BoolVar(&listMetrics, "metrics", false, "list the metrics a scenario can use and exit")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, &format, "table", "json"); err != nil {
 		return err
 	}
 	if kind != "all" && kind != "kv" && kind != "offload" {

@@ -37,13 +37,7 @@ func runRoofline(args []string, stdout, stderr io.Writer) error {
 	addParallelFlags(fs, f.target)
 	plotPath := fs.String("plot", "", "write the roofline chart to this file (.png, .svg, .pdf)")
 	fs.StringVarP(&f.format, "output-format", "o", "table", "table or json")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(f.format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, &f.format, "table", "json"); err != nil {
 		return err
 	}
 	if err := f.check(); err != nil {

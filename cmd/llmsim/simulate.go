@@ -199,13 +199,7 @@ func addSimulateFlags(fs *pflag.FlagSet) *simulateFlags {
 func runSimulate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("simulate", fmt.Sprintf(simulateHelp, wrapList(replica.OffloadSchemes(), "  ", 78), engineList()), stderr)
 	f := addSimulateFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := checkFormat(f.format, "table", "json"); err != nil {
+	if err := parseFlags(fs, args, &f.format, "table", "json"); err != nil {
 		return err
 	}
 	out, err := simulate(fs, f)
