@@ -60,9 +60,9 @@ func estimateSection(data []byte, name string) (*Section, error) {
 	default:
 		work += fmt.Sprintf(", prompt %d, output %d", e.Prompt, e.Output)
 	}
-	rows := [][]string{{"work", work + ", " + e.Weights + " weights"}, {"latency", secondsText(e.Seconds)}}
+	rows := [][]string{{"work", work + ", " + e.Weights + " weights"}, {"latency", FormatSeconds(e.Seconds)}}
 	if e.Phase == "request" {
-		rows = append(rows, []string{"TTFT / TPOT", secondsText(e.TTFT) + " / " + secondsText(e.TPOT)})
+		rows = append(rows, []string{"TTFT / TPOT", FormatSeconds(e.TTFT) + " / " + FormatSeconds(e.TPOT)})
 	}
 	s.Tables = append(s.Tables, Table{Caption: "estimate", Header: []string{"quantity", "value"}, Rows: append(rows, [][]string{
 		{"throughput (tokens/s)", human(e.TokensPerSecond)}, {"bound", e.Bound},

@@ -148,8 +148,9 @@ func human(v float64) string {
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
-// secondsText formats seconds with a unit.
-func secondsText(s float64) string {
+// FormatSeconds formats seconds with a unit that keeps three significant
+// digits (µs, ms or s); the simulate table uses it too.
+func FormatSeconds(s float64) string {
 	switch {
 	case s == 0:
 		return "0"

@@ -71,7 +71,7 @@ func simulateSweepSection(d *Data, name string) *Section {
 			row = append(row, d.Str(r, c))
 		}
 		n := func(c string) float64 { v, _ := d.Num(r, c); return v }
-		row = append(row, human(n("output_tokens_per_second")), secondsText(n("ttft_p99_seconds")), secondsText(n("tpot_p99_seconds")),
+		row = append(row, human(n("output_tokens_per_second")), FormatSeconds(n("ttft_p99_seconds")), FormatSeconds(n("tpot_p99_seconds")),
 			human(n("attainment")), human(n("usd_per_million_output_tokens")))
 		t.Rows = append(t.Rows, row)
 	}
@@ -135,7 +135,7 @@ func simulateSection(data []byte, name string) (*Section, error) {
 		n string
 		v summary
 	}{{"TTFT", r.TTFT}, {"TPOT", r.TPOT}, {"ITL", r.ITL}, {"E2E", r.E2E}, {"queue", r.Queue}} {
-		lat.Rows = append(lat.Rows, []string{l.n, secondsText(l.v.Mean), secondsText(l.v.P50), secondsText(l.v.P90), secondsText(l.v.P99), secondsText(l.v.Max)})
+		lat.Rows = append(lat.Rows, []string{l.n, FormatSeconds(l.v.Mean), FormatSeconds(l.v.P50), FormatSeconds(l.v.P90), FormatSeconds(l.v.P99), FormatSeconds(l.v.Max)})
 	}
 	tp := Table{Caption: "throughput, energy, cost", Header: []string{"metric", "value"}, Rows: [][]string{
 		{"requests/s", human(r.Throughput.RequestsPerSecond)}, {"output tokens/s", human(r.Throughput.OutputTokensPerSecond)},

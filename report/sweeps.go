@@ -228,7 +228,7 @@ func bestTable(d *Data, rows []int, group, axes []string, held string) Table {
 		for _, a := range axes {
 			row = append(row, d.Str(r, a))
 		}
-		row = append(row, secondsText(num("seconds")), human(num("tokens_per_second")), d.Str(r, "bound"),
+		row = append(row, FormatSeconds(num("seconds")), human(num("tokens_per_second")), d.Str(r, "bound"),
 			human(num("total_bytes")/(1<<30)), human(num("usd_per_million_tokens")), human(num("joules_per_token")))
 		t.Rows = append(t.Rows, row)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/llmsim/llmsim/report"
 	"io"
 	"sort"
 	"strings"
@@ -63,18 +64,8 @@ func writeSimulateTable(w io.Writer, s *simulation) error {
 	return tw.Flush()
 }
 
-// dur formats seconds with a unit that keeps three significant digits.
-func dur(s float64) string {
-	switch {
-	case s == 0:
-		return "0"
-	case s < 1e-3:
-		return fmt.Sprintf("%.1f µs", s*1e6)
-	case s < 1:
-		return fmt.Sprintf("%.2f ms", s*1e3)
-	}
-	return fmt.Sprintf("%.3f s", s)
-}
+// dur formats seconds as the HTML report does.
+func dur(s float64) string { return report.FormatSeconds(s) }
 
 func onOff(on bool, s string) string {
 	if on {
