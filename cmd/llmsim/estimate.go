@@ -157,7 +157,8 @@ func contextLimit(m *models.Model, tokens int, what string) error {
 
 func computeEstimate(t *target, f estimateFlags) (*estimate, error) {
 	m, dev := t.model, t.device
-	e := &estimate{workJSON: newWork(t, f), Params: m.Params()}
+	e := &estimate{workJSON: newWork(t, f)}
+	e.Params = m.Params()
 	seqs := make([]models.Seq, f.batch)
 	var g models.Graph
 	switch f.phase {

@@ -31,14 +31,7 @@ energy of each device. Not combined with --tp/--pp; -o csv is not available.
 type offloadEstimate struct {
 	workJSON
 
-	Seconds         float64 `json:"seconds"`
-	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
-	TPOTSeconds     float64 `json:"tpot_seconds,omitempty"`
-	TokensPerSecond float64 `json:"tokens_per_second"`
-	FLOPs           float64 `json:"flops"`
-	Bytes           float64 `json:"bytes"`
-	Bound           string  `json:"bound"`
-	Params          float64 `json:"params"`
+	pricedJSON
 
 	Memory  memoryJSON  `json:"memory"`
 	Energy  energyJSON  `json:"energy"`
@@ -66,7 +59,8 @@ func estimateOffload(t *target, f estimateFlags, spec string) (*offloadEstimate,
 	if err != nil {
 		return nil, fmt.Errorf("--offload: %w", err)
 	}
-	e := &offloadEstimate{workJSON: newWork(t, f), Params: t.model.Params()}
+	e := &offloadEstimate{workJSON: newWork(t, f)}
+	e.Params = t.model.Params()
 	// The numbers are the sweep's (one code path for both commands); the
 	// offload object adds what the executor measured.
 	st := &sweep.Target{System: t.system, Device: t.device, Model: t.model, Prec: t.prec, Opts: t.opts, KV: t.kv}

@@ -45,6 +45,19 @@ func newWork(t *target, f estimateFlags) workJSON {
 	return w
 }
 
+// pricedJSON is what the work costs, in estimate's fields, with or
+// without --offload.
+type pricedJSON struct {
+	Seconds         float64 `json:"seconds"`
+	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
+	TPOTSeconds     float64 `json:"tpot_seconds,omitempty"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+	FLOPs           float64 `json:"flops"`
+	Bytes           float64 `json:"bytes"`
+	Bound           string  `json:"bound"`
+	Params          float64 `json:"params"`
+}
+
 // estimate is the result of `llmsim estimate`; its JSON names are the
 // documented output fields.
 type estimate struct {
@@ -54,14 +67,7 @@ type estimate struct {
 	GPUs int    `json:"gpus"`
 	Link string `json:"link,omitempty"` // the GPU-GPU link of TP/PP traffic
 
-	Seconds         float64 `json:"seconds"`
-	TTFTSeconds     float64 `json:"ttft_seconds,omitempty"`
-	TPOTSeconds     float64 `json:"tpot_seconds,omitempty"`
-	TokensPerSecond float64 `json:"tokens_per_second"`
-	FLOPs           float64 `json:"flops"`
-	Bytes           float64 `json:"bytes"`
-	Bound           string  `json:"bound"`
-	Params          float64 `json:"params"`
+	pricedJSON
 
 	CollectiveSeconds float64       `json:"collective_seconds,omitempty"`
 	Pipeline          *pipelineJSON `json:"pipeline,omitempty"`
