@@ -31,6 +31,9 @@ type FlexGen struct {
 	// of that many tokens (chunked prefill, one sequence at a time) instead
 	// of a whole GPU batch's prompts.
 	PrefillChunk int
+	// CompressWeights and CompressCache store weight matrices and the KV
+	// cache in FlexGen's group-wise 4-bit format (flexgen_comp.go).
+	CompressWeights, CompressCache bool
 }
 
 // Defaults from the papers and ANCHORS.md.
@@ -45,7 +48,7 @@ const (
 )
 
 func init() {
-	register("flexgen", "FlexGen placement and zig-zag block schedule: w=G/C/D,c=G/C/D,a=G/C/D (percent), gbs, ngb, cpuattn, overlap, pin, pageable, reserve, search", parseFlexGen)
+	register("flexgen", "FlexGen placement and zig-zag block schedule: w=G/C/D,c=G/C/D,a=G/C/D (percent), gbs, ngb, cpuattn, overlap, pin, pageable, reserve, search, chunk, cw and cc (4-bit group-wise compression of weights and cache)", parseFlexGen)
 }
 
 func parseFlexGen(p *params) (Scheme, error) {
@@ -62,9 +65,17 @@ func parseFlexGen(p *params) (Scheme, error) {
 		GPUReserveBytes: p.float("reserve", defaultGPUReserve, 0, 1e15),
 		Search:          p.bool("search", false),
 		PrefillChunk:    p.int("chunk", 0, 0, 1<<24),
+		CompressWeights: p.bool("cw", false),
+		CompressCache:   p.bool("cc", false),
 	}
 	if p.err == nil && f.CPUAttention && f.C[0] > 0 {
 		return nil, fmt.Errorf("cpuattn computes attention where the cache lives: it needs c=0/x/y (no cache on the GPU)")
+	}
+	if p.err == nil && f.CompressCache && f.CPUAttention {
+		return nil, fmt.Errorf("cc with cpuattn (decompressing the cache in the host's fp32 workspace) is not modelled")
+	}
+	if p.err == nil && f.Search && (f.CompressWeights || f.CompressCache) {
+		return nil, fmt.Errorf("search explores placements of uncompressed tensors; drop cw/cc or give the policy")
 	}
 	return f, nil
 }
@@ -86,6 +97,12 @@ func (f *FlexGen) String() string {
 	}
 	if f.PrefillChunk > 0 {
 		s += fmt.Sprintf(",chunk=%d", f.PrefillChunk)
+	}
+	if f.CompressWeights {
+		s += ",cw=1"
+	}
+	if f.CompressCache {
+		s += ",cc=1"
 	}
 	return s
 }
@@ -144,6 +161,9 @@ func (f *FlexGen) run(t *Target, w Workload, fast bool) (*Result, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
+	if err := f.checkCompression(t); err != nil {
+		return nil, err
+	}
 	n, err := locate(t.System)
 	if err != nil {
 		return nil, err
@@ -165,7 +185,7 @@ func (f *FlexGen) run(t *Target, w Workload, fast bool) (*Result, error) {
 			return nil, err
 		}
 	}
-	st := &fgStep{f: f, t: t, n: n, gbs: gbs, ngb: ngb, sz: t.sizes()}
+	st := &fgStep{f: f, t: t, n: n, gbs: gbs, ngb: ngb, sz: t.sizes(), alloc: w.Prompt + w.Output - 1}
 	var g Graph
 	st.r = n.resources(&g)
 	pre, dec, u := runSteps(g.Resources, w, fast, st.build)
@@ -186,6 +206,9 @@ type fgStep struct {
 	r        nodeRes
 	sz       sizes
 	gbs, ngb int
+	// alloc is the positions of the cache buffer FlexGen allocates per
+	// sequence (prompt + output − 1).
+	alloc int
 
 	ops              stepOps
 	cached, newToks  int
@@ -194,6 +217,7 @@ type fgStep struct {
 	pre, post        cost // GPU parts around attention computed on the CPU
 	coreCPU          cost
 	buf              []models.Seq
+	extra            fgExtra
 }
 
 // Units of a step: 0 embedding, 2i+1 attention of layer i, 2i+2 MLP of
@@ -232,6 +256,7 @@ func (s *fgStep) prices() {
 	s.coreCPU = priceOn(o[blockAttnCore], cpu)
 	s.mlp = priceOn(o[blockMLP], gpu)
 	s.head = priceOn(o[blockHead], gpu)
+	s.extra = s.extras()
 }
 
 func (s *fgStep) build(g *Graph, cached, newTokens int) {
@@ -361,7 +386,7 @@ func join(g *Graph, a, b int) int {
 }
 
 func (s *fgStep) loadWeights(g *Graph, u, after int) int {
-	w := s.unitWeights(u)
+	w := s.unitWeights(u) * s.f.weightRatio()
 	return s.toGPU(g, s.f.W[1]*w, s.f.W[2]*w, s.f.PinWeights, TagWeights, after)
 }
 
@@ -372,7 +397,7 @@ func (s *fgStep) kvRead() float64 {
 	if s.cached == 0 {
 		return 0
 	}
-	return float64(s.gbs) * s.t.kvBytes(s.cached) / float64(s.sz.Layers)
+	return float64(s.gbs) * s.t.kvBytes(s.cached) / float64(s.sz.Layers) * s.f.kvRatio()
 }
 
 func (s *fgStep) loadKV(g *Graph, u, after int) int {
@@ -393,7 +418,7 @@ func (s *fgStep) storeKV(g *Graph, u, after int) int {
 	if !s.isAttn(u) {
 		return -1
 	}
-	kv := float64(s.gbs*s.newToks) * s.sz.KVPerTokenLayer
+	kv := float64(s.gbs*s.newToks) * s.sz.KVPerTokenLayer * s.f.kvRatio()
 	if s.cpuAttn() {
 		if d := s.f.C[2] * kv; d > 0 {
 			return g.Add(Task{Resource: s.r.diskW, Bytes: d, Tag: TagKV}, after)
@@ -427,17 +452,17 @@ func (s *fgStep) gpuTask(g *Graph, c cost, after int) int {
 func (s *fgStep) compute(g *Graph, u, after int) int {
 	switch {
 	case u == 0:
-		return s.gpuTask(g, s.embed, after)
+		return s.gpuTask(g, s.embed.plus(s.extra.embed), after)
 	case u == s.units()-1:
-		return s.gpuTask(g, s.head, after)
+		return s.gpuTask(g, s.head.plus(s.extra.head), after)
 	case !s.isAttn(u):
-		return s.gpuTask(g, s.mlp, after)
+		return s.gpuTask(g, s.mlp.plus(s.extra.mlp), after)
 	case !s.cpuAttn():
-		return s.gpuTask(g, s.attnGPU, after)
+		return s.gpuTask(g, s.attnGPU.plus(s.extra.attn), after)
 	}
 	m, a := s.t.Model, s.t.Prec.Activations.Bytes()
 	tokens := float64(s.gbs * s.newToks)
-	id := s.gpuTask(g, s.pre, after)
+	id := s.gpuTask(g, s.pre.plus(s.extra.attn), after)
 	id = g.Add(Task{Resource: s.r.d2h, Bytes: tokens * float64(m.QDim()+2*m.KVDim()) * a, Tag: TagActivations}, id)
 	id = g.Add(Task{Resource: s.r.cpu, Seconds: s.coreCPU.Seconds, FLOPs: s.coreCPU.FLOPs, Bytes: s.coreCPU.Bytes}, id)
 	id = g.Add(Task{Resource: s.r.h2d, Bytes: tokens * float64(m.QDim()) * a, Tag: TagActivations}, id)

@@ -15,9 +15,11 @@ import (
 // activations of a GPU batch's prefill, and the runtime reserve.
 func (f *FlexGen) memory(t *Target, n *node, sz sizes, gbs, ngb int, w Workload) []TierUse {
 	bls := float64(gbs * ngb)
-	kvAll := bls * t.kvBytes(w.Prompt+w.Output)
+	// Compressed tensors are stored at their compressed size everywhere.
+	sz = sz.scaledWeights(f.weightRatio())
+	kvAll := bls * t.kvBytes(w.Prompt+w.Output) * f.kvRatio()
 	hidden := bls * float64(w.Prompt) * sz.HiddenPerToken
-	kvBatchLayer := float64(gbs) * t.kvBytes(w.Prompt+w.Output) / float64(sz.Layers)
+	kvBatchLayer := kvAll / bls / float64(sz.Layers)
 	hiddenBatch := float64(gbs*w.Prompt) * sz.HiddenPerToken
 	var g models.Graph
 	if f.PrefillChunk > 0 {

@@ -21,6 +21,8 @@ type Target struct {
 	// KVBytes, when set, is the stored KV cache of one sequence of tokens
 	// tokens over all layers; the default is Model.KVBytes.
 	KVBytes func(tokens int) float64
+	// Scheme is the KV-cache scheme UseKVScheme installed, if any.
+	Scheme kvcache.Scheme
 }
 
 // Workload is a batch of identical requests that arrive together: Batch
@@ -55,6 +57,7 @@ func NewTarget(sys *hw.System, m *models.Model, p models.Precision) *Target {
 // graph rewrite (tokens kept, bytes read, score tracking) and its stored
 // bytes per sequence, inside whatever offloading scheme runs.
 func (t *Target) UseKVScheme(s kvcache.Scheme) {
+	t.Scheme = s
 	t.Build = func(g *models.Graph, seqs []models.Seq) {
 		t.Model.GraphInto(g, seqs, t.Prec, t.Opts)
 		s.Rewrite(g, t.Model, seqs, t.Prec)
@@ -197,6 +200,17 @@ type sizes struct {
 	Total      float64
 	// KV bytes of one token in one layer; hidden-state bytes of one token.
 	KVPerTokenLayer, HiddenPerToken float64
+}
+
+// scaledWeights is s with every weight size times r (a compressed store).
+func (s sizes) scaledWeights(r float64) sizes {
+	s.AttnWeights *= r
+	s.MLPWeights *= r
+	s.EmbedWeights *= r
+	s.HeadWeights *= r
+	s.HeadStream *= r
+	s.Total *= r
+	return s
 }
 
 // LayerWeights is one decoder layer.

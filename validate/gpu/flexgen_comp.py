@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Time FlexGen's group-wise 4-bit (de)compression kernels on this GPU.
+
+FlexGen (flexgen/compression.py, TorchCompressedDevice) stores weights and
+the KV cache as 4-bit codes plus an fp16 scale and minimum per group of 64
+and expands them with unfused PyTorch ops every time they are used. llmsim
+prices that sequence as element-wise kernels (offload/flexgen_comp.go:
+decompress 6 kernels, 6 B read + 9 B written per value; compress ~12
+kernels, 15.5 B read + 10 B written). This script runs the same op sequence
+(written here from the algorithm, same kernels) on tensors of the shapes
+FlexGen uses and records, per case, the median time, the values processed
+and the time of a plain fp16 copy of the same number of values, so the
+effective bytes per value can be compared with the model's.
+
+Writes --out DIR/flexgen_comp.csv and provenance_flexgen_comp.txt.
+"""
+
+import argparse
+import csv
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+
+import torch
+
+DEV = "cuda"
+
+
+def timed(fn, reps=20, warmup=5):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(reps):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b) / 1e3)
+    return statistics.median(ts)
+
+
+def compress(t, group, dim):
+    """Group-wise asymmetric 4-bit quantisation along dim, packed 2 per byte."""
+    shape = t.shape
+    ng = (shape[dim] + group - 1) // group
+    data = t.view(shape[:dim] + (ng, group) + shape[dim + 1:])
+    mn = torch.min(data, dim=dim + 1, keepdim=True)[0]
+    mx = torch.max(data, dim=dim + 1, keepdim=True)[0]
+    scale = 15 / (mx - mn)
+    data = data - mn
+    data.mul_(scale)
+    data = data.clamp_(0, 15).round_().to(torch.uint8)
+    left = tuple(slice(0, x) for x in data.shape[:dim + 1]) + (slice(0, data.shape[dim + 1], 2),)
+    right = tuple(slice(0, x) for x in data.shape[:dim + 1]) + (slice(1, data.shape[dim + 1], 2),)
+    packed = torch.bitwise_or(data[left].bitwise_left_shift(4), data[right])
+    packed = packed.view(shape[:dim] + (ng * (group // 2),) + shape[dim + 1:])
+    sc = torch.cat([scale, mn], dim=dim + 1).view(shape[:dim] + (ng, 2) + shape[dim + 1:])
+    return packed, sc
+
+
+def decompress(packed, sc, shape, group, dim):
+    gc = group // 2
+    ps = packed.shape
+    ng = ps[dim] // gc
+    p = packed.view(ps[:dim] + (ng, gc) + ps[dim + 1:])
+    out = torch.empty(ps[:dim] + (ng, group) + ps[dim + 1:], dtype=torch.float16, device=packed.device)
+    left = tuple(slice(0, x) for x in out.shape[:dim + 1]) + (slice(0, out.shape[dim + 1], 2),)
+    right = tuple(slice(0, x) for x in out.shape[:dim + 1]) + (slice(1, out.shape[dim + 1], 2),)
+    out[left] = p.bitwise_right_shift(4)
+    out[right] = p.bitwise_and(0xF)
+    scale, mn = sc.view(ps[:dim] + (ng, 2) + ps[dim + 1:]).split(1, dim=dim + 1)
+    out.div_(scale)
+    out.add_(mn)
+    return out.view(shape)
+
+
+CASES = [
+    # name, shape, group dim (FlexGen: weights 0, cache 2)
+    ("weight_opt6.7b_qkvo", (4096, 4096), 0),
+    ("weight_opt30b_fc1", (28672, 7168), 0),
+    ("weight_opt175b_fc1", (49152, 12288), 0),
+    ("cache_opt6.7b_gbs72", (543, 72 * 32, 128), 2),
+    ("cache_opt30b_gbs64", (543, 64 * 56, 128), 2),
+    ("cache_opt175b_gbs48", (543, 48 * 96, 128), 2),
+    ("newkv_opt30b_gbs64", (1, 64 * 56, 128), 2),
+    ("newkv_opt6.7b_gbs72", (1, 72 * 32, 128), 2),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.manual_seed(0)
+    rows = []
+    for name, shape, dim in CASES:
+        t = torch.randn(shape, dtype=torch.float16, device=DEV)
+        n = t.numel()
+        packed, sc = compress(t, 64, dim)
+        back = decompress(packed, sc, shape, 64, dim)
+        err = (back - t).abs().max().item()
+        dst = torch.empty_like(t)
+        copy_s = timed(lambda: dst.copy_(t))
+        comp_s = timed(lambda: compress(t, 64, dim))
+        dec_s = timed(lambda: decompress(packed, sc, shape, 64, dim))
+        # FlexGen mha_gen: k.permute(1, 2, 0).reshape(...) copies the cache.
+        perm_s = ""
+        if len(shape) == 3:
+            perm_s = timed(lambda: t.permute(1, 2, 0).reshape(shape[1], shape[2], shape[0]))
+        rows.append(dict(case=name, shape="x".join(map(str, shape)), group_dim=dim, values=n,
+                         copy_seconds=copy_s, compress_seconds=comp_s, decompress_seconds=dec_s,
+                         permute_seconds=perm_s, max_abs_error=err,
+                         copy_gbps=4 * n / copy_s / 1e9))
+        print(rows[-1], flush=True)
+        del t, packed, sc, back, dst
+        torch.cuda.empty_cache()
+    with open(os.path.join(args.out, "flexgen_comp.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    drv = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(args.out, "provenance_flexgen_comp.txt"), "w") as f:
+        f.write(f"date: {datetime.datetime.utcnow().isoformat()}Z\n")
+        f.write(f"gpu, driver: {drv}\n")
+        f.write(f"torch: {torch.__version__}, cuda: {torch.version.cuda}, python: {platform.python_version()}\n")
+        f.write("method: CUDA events, median of 20 after 5 warm-up; fp16 random normal inputs; group 64, 4 bits\n")
+
+
+if __name__ == "__main__":
+    main()
