@@ -46,6 +46,7 @@ func aggregate(cells []cell, cs []sums, groups []group, pick func(c cell, g grou
 		total.observeR += w * s.observeR
 		total.observeC += w * s.observeC
 		total.scanned += w * s.scanned
+		total.chunkScanned += w * s.chunkScanned
 		total.rect += w * s.rect
 		total.prefRect += w * s.prefRect
 	}
@@ -66,6 +67,7 @@ func aggregate(cells []cell, cs []sums, groups []group, pick func(c cell, g grou
 	total.observeR *= f
 	total.observeC *= f
 	total.scanned *= f
+	total.chunkScanned *= f
 	total.rect *= f
 	total.prefRect *= f
 	return total, repeat
@@ -134,10 +136,16 @@ func (p *Plan) extraOps(orig *models.Op, cells []cell, cs []sums, out []models.O
 	if rd := p.read; rd != nil {
 		sparse := func(c cell, _ group) bool { return c.sparse }
 		s, rep := aggregate(cells, cs, groups, sparse)
-		if rep > 0 && s.scanned > 0 {
+		if rep > 0 && (s.scanned > 0 || s.chunkScanned > 0) {
 			o := newOp(orig, OpSelect, models.KindAttention, rep)
 			o.FLOPs = heads * s.scanned * (rd.scan(*lay) + 2) // + top-k
 			o.KVReadBytes = s.scanned * (rd.meta(*lay) + rd.keyScan*lay.keyBytes())
+			if c := s.chunkScanned; c > 0 {
+				o.FLOPs += heads * c * (rd.chunkScan(*lay) + 2)
+				o.KVReadBytes += c * lay.keyBytes()
+				o.ActivationReadBytes += heads * c * chunkScoreBytes / 2
+				o.ActivationWriteBytes += heads * c * chunkScoreBytes / 2
+			}
 			out[k] = o
 			k++
 		}

@@ -63,6 +63,8 @@ type sums struct {
 	observeR   float64 // retention observation window: queries × keys
 	observeC   float64 // channel observation window: queries × keys
 	scanned    float64 // kept tokens the sparse selection scans
+	// chunkScanned: kept tokens prefill chunks' selection scans.
+	chunkScanned float64
 	// rect is the score rectangle, queries × keys read (what an eager
 	// kernel materialises); prefRect its share of prefilling sequences.
 	rect, prefRect float64
@@ -228,11 +230,17 @@ func (p *Plan) cellSums(c *cell, gr group, ph phase, w0 int, e *env) sums {
 		}
 		pairs, keys := gr.keep.work(q.Cached, q.New, w0)
 		decode := isDecode(q)
-		if c.sparse && decode {
+		switch {
+		case c.sparse && decode:
 			kept := gr.keep.capped(q.Cached, w0)
 			read := float64(p.read.budget(kept) + 1)
 			pairs, keys = read, read
 			s.scanned += float64(kept)
+		case c.sparse && p.read.chunks && q.Cached > 0:
+			kept := gr.keep.capped(q.Cached, w0)
+			sel, n := float64(p.read.budget(kept)), float64(q.New)
+			pairs, keys = n*sel+n*(n+1)/2, sel+n
+			s.chunkScanned += float64(kept)
 		}
 		kept := float64(gr.keep.capped(q.Cached+q.New, w0))
 		s.rect += float64(q.New) * keys

@@ -21,7 +21,20 @@ type sparseRead struct {
 	// keyScan is the fraction of steps on which selection re-reads every
 	// kept key (TokenSelect's Q·K scoring on a selection-cache miss).
 	keyScan float64
+	// chunks extends the selection to prefill chunks that follow a cached
+	// past (TokenSelect's chunked prefill): each chunk scores every kept
+	// key once with its mean query per head (chunkScan FLOPs per kept token
+	// per query head, all of K read), soft-votes the per-head scores
+	// (materialised in fp32) and attends to budget(kept) selected tokens
+	// plus its own tokens causally.
+	chunks    bool
+	chunkScan func(l layout) float64
 }
+
+// chunkScoreBytes is the fp32 score traffic of a chunk's selection per kept
+// token per query head: scores written, read and written by the per-head
+// softmax, read by the vote across heads.
+const chunkScoreBytes = 16
 
 // budget is the number of tokens a decode step reads out of kept.
 func (r *sparseRead) budget(kept int) int {

@@ -38,7 +38,7 @@ func (s *Scenario) simulate(r *Result) (float64, string, error) {
 		ts := scheme.decodeSeconds(b, s.Context, 1)
 		return tb / ts, setup + fmt.Sprintf("; %.2f vs %.2f ms/step", tb*1e3, ts*1e3), nil
 	case "attention_speedup":
-		tb, ts := base.attentionSeconds(b, s.Context), scheme.attentionSeconds(b, s.Context)
+		tb, ts := base.attentionSeconds(b, s.Context, s.Chunk), scheme.attentionSeconds(b, s.Context, s.Chunk)
 		return tb / ts, setup + fmt.Sprintf("; attention %.3f vs %.3f ms/step", tb*1e3, ts*1e3), nil
 	case "prefill_speedup":
 		tb := base.prefillSeconds(b, s.Prompt, s.Chunk)

@@ -181,10 +181,11 @@ func (c *config) throughput(batch, prompt, output, chunk int, decodeOnly bool) f
 	return float64(batch*output) / sec
 }
 
-// attentionSeconds is the time of a decode step's attention and KV-scheme
-// ops.
-func (c *config) attentionSeconds(batch, context int) float64 {
-	g := c.build(c.batchOf(batch, models.Seq{Cached: context, New: 1}))
+// attentionSeconds is the time of the attention and KV-scheme ops of a
+// decode step at context, or with chunk > 0 of a prefill chunk of chunk
+// tokens after context cached ones.
+func (c *config) attentionSeconds(batch, context, chunk int) float64 {
+	g := c.build(c.batchOf(batch, models.Seq{Cached: context, New: max(1, chunk)}))
 	var sec float64
 	for i := range g.Ops {
 		op := &g.Ops[i]

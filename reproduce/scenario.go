@@ -45,7 +45,7 @@ type Scenario struct {
 	Prompt   int    `toml:"prompt"`    // prompt tokens (prefill, throughput)
 	Context  int    `toml:"context"`   // cached tokens (decode, memory)
 	Output   int    `toml:"output"`    // generated tokens (throughput)
-	Chunk    int    `toml:"chunk"`     // prefill chunk (0: whole prompt)
+	Chunk    int    `toml:"chunk"`     // prefill chunk (0: whole prompt; attention_speedup: 0 is a decode step)
 	Prefixes []int  `toml:"prefixes"`  // throughput_drop: shared prefix lengths from, to
 
 	Value     float64 `toml:"value"`     // the claimed number
@@ -62,7 +62,7 @@ var metrics = map[string]string{
 	"memory_ratio":      "baseline memory / scheme memory at batch × context (memory = kv or total: weights + KV + activations)",
 	"kv_reduction":      "1 − scheme KV / baseline KV at context",
 	"decode_speedup":    "baseline decode step / scheme decode step at batch × context",
-	"attention_speedup": "baseline / scheme time of the attention ops (with the scheme's kv_* ops) of a decode step",
+	"attention_speedup": "baseline / scheme time of the attention ops (with the scheme's kv_* ops) of a decode step at context, or with chunk of one prefill chunk after context cached tokens",
 	"prefill_speedup":   "baseline / scheme time to prefill batch prompts of prompt tokens in chunks of chunk",
 	"request_speedup":   "baseline / scheme end-to-end latency of batch requests (prompt, then output tokens)",
 	"throughput_ratio":  "scheme / baseline generated tokens per second over whole requests (phase = request: prompt then output) or decode steps (phase = decode), at batch or at each side's largest batch that fits",
