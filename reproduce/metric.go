@@ -114,6 +114,9 @@ func (s *Scenario) describe() string {
 			fmt.Fprintf(&b, ", %s %d", f.name, f.v)
 		}
 	}
+	if s.TP > 1 {
+		fmt.Fprintf(&b, ", TP %d", s.TP)
+	}
 	if s.Engine != "" {
 		fmt.Fprintf(&b, ", engine %s", s.Engine)
 	}

@@ -4,6 +4,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/roofline"
 )
 
 // Every built-in scenario meets its claim within its tolerance, or is
@@ -199,5 +202,50 @@ func TestConcatKVCacheOverride(t *testing.T) {
 	}
 	if !strings.Contains(with.Setup, "concatenation") {
 		t.Errorf("setup %q does not say the cache concatenates", with.Setup)
+	}
+}
+
+// Under tp a step is one GPU's shard plus its all-reduces, as llmsim
+// estimate --tp prices it: a Llama-2-13B decode step at TP 8 on a DGX A100
+// equals the shard's roofline step plus 80 all-reduces and the logits'
+// all-gather, and is several times shorter than the whole model on one GPU.
+func TestTensorParallelStep(t *testing.T) {
+	s := &Scenario{Model: "llama2-13b", Hardware: "dgx-a100-40g", Weights: "fp16", Scheme: "full", TP: 8}
+	tp8, err := s.config("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.TP = 0
+	one, err := s.config("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(c *config) []models.Seq { return c.batchOf(64, models.Seq{Cached: 1024, New: 1}) }
+	g := tp8.build(seqs(tp8))
+	want := roofline.StepSeconds(g, tp8.dev) + tp8.par.CommSeconds(g, 40, true)
+	if got := tp8.stepSeconds(seqs(tp8)); got != want {
+		t.Errorf("TP-8 step %g s, want shard %g + collectives", got, want)
+	}
+	if r := one.stepSeconds(seqs(one)) / tp8.stepSeconds(seqs(tp8)); r < 3 || r > 8 {
+		t.Errorf("TP 8 speeds the step up %.2f×, want between 3 and 8", r)
+	}
+	s.TP = 8
+	s.Hardware = "a100-40g-sxm" // one device
+	if _, err := s.config("full"); err == nil || !strings.Contains(err.Error(), "tp") {
+		t.Errorf("tp 8 on one GPU: %v", err)
+	}
+	bad := `paper = "p"
+claim = "c"
+source = "s"
+model = "llama2-13b"
+hardware = "dgx-a100-40g"
+tp = 8
+scheme = "duo"
+metric = "max_batch"
+context = 4096
+value = 2
+tolerance = 0.1`
+	if _, err := Parse([]byte(bad), "x.toml"); err == nil || !strings.Contains(err.Error(), "drop tp") {
+		t.Errorf("tp with a memory metric: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package reproduce
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -50,8 +51,11 @@ type config struct {
 	opts    models.Options
 	profile *replica.Profile
 	scheme  kvcache.Scheme
-	g       models.Graph
-	seqs    []models.Seq
+	// par, when set, prices one GPU's shard under tensor parallelism plus
+	// its all-reduces (roofline.Parallel, as llmsim estimate --tp).
+	par  *roofline.Parallel
+	g    models.Graph
+	seqs []models.Seq
 }
 
 func (s *Scenario) config(spec string) (*config, error) {
@@ -72,6 +76,13 @@ func (s *Scenario) config(spec string) (*config, error) {
 		return nil, err
 	}
 	c := &config{dev: sys.Primary().Device, m: m, prec: prec, scheme: scheme}
+	if s.TP > 1 {
+		if errs := roofline.CheckParallel(m, sys, s.TP, 1); len(errs) > 0 {
+			return nil, fmt.Errorf("tp: %w", errors.Join(errs...))
+		}
+		p := roofline.NewParallel(m, prec, s.TP, 1, roofline.CollectiveAuto, roofline.GroupLink(sys))
+		c.par = &p
+	}
 	if s.Engine != "" {
 		p, err := replica.LookupProfile(s.Engine)
 		if err != nil {
@@ -131,6 +142,9 @@ func (c *config) batchOf(n int, seq models.Seq) []models.Seq {
 func (c *config) build(seqs []models.Seq) *models.Graph {
 	c.m.GraphInto(&c.g, seqs, c.prec, c.opts)
 	c.scheme.Rewrite(&c.g, c.m, seqs, c.prec)
+	if c.par != nil {
+		c.par.Shard(&c.g)
+	}
 	return &c.g
 }
 
@@ -139,6 +153,9 @@ func (c *config) build(seqs []models.Seq) *models.Graph {
 func (c *config) stepSeconds(seqs []models.Seq) float64 {
 	g := c.build(seqs)
 	sec := roofline.StepSeconds(g, c.dev)
+	if c.par != nil {
+		sec += c.par.CommSeconds(g, c.m.Layers, true)
+	}
 	if p := c.profile; p != nil {
 		if p.ReplacesDeviceStep {
 			sec -= c.dev.Overhead.StepSeconds

@@ -22,12 +22,16 @@ type Scenario struct {
 	Claim  string `toml:"claim"`  // the claim in words
 	Source string `toml:"source"` // where it is stated, with a quote
 
-	Model     string `toml:"model"`
-	Hardware  string `toml:"hardware"`
-	Weights   string `toml:"dtype"`     // weight format (default bf16)
-	Act       string `toml:"act_dtype"` // activation format (default as llmsim estimate)
-	KV        string `toml:"kv_dtype"`  // KV format (default: activations)
-	Engine    string `toml:"engine"`    // engine profile for per-step host overhead ("" : the device's own)
+	Model    string `toml:"model"`
+	Hardware string `toml:"hardware"`
+	Weights  string `toml:"dtype"`     // weight format (default bf16)
+	Act      string `toml:"act_dtype"` // activation format (default as llmsim estimate)
+	KV       string `toml:"kv_dtype"`  // KV format (default: activations)
+	Engine   string `toml:"engine"`    // engine profile for per-step host overhead ("" : the device's own)
+	// TP > 1 prices one GPU's shard of every step plus its all-reduces over
+	// the system's accelerator link (hardware must name a system with TP
+	// devices); memory metrics are refused.
+	TP        int    `toml:"tp"`
 	Attention string `toml:"attention"` // flash | eager ("" : the engine's)
 	// ConcatKVCache: the engine grows the cache by torch.cat every step
 	// (models.Options.ConcatKVCache); unset: the engine's.
@@ -180,6 +184,13 @@ func (s *Scenario) check() error {
 	need(s.Compare == "within" || s.Compare == "at_least" || s.Compare == "at_most", "compare: want within, at_least or at_most, got %q", s.Compare)
 	need(s.Value > 0, "value: the claim must be positive")
 	need(s.Tolerance > 0 && s.Tolerance < 1, "tolerance: want a fraction in (0, 1), got %g", s.Tolerance)
+	need(s.TP >= 0, "tp must not be negative")
+	if s.TP > 1 {
+		switch s.Metric {
+		case "memory_ratio", "max_context", "max_batch", "memory_fraction":
+			need(false, "%s is not priced per GPU: drop tp", s.Metric)
+		}
+	}
 	need(s.Batch >= 1 && s.Prompt >= 0 && s.Context >= 0 && s.Output >= 0 && s.Chunk >= 0, "batch, prompt, context, output and chunk must not be negative")
 	need(s.Phase == "request" || s.Phase == "decode", "phase: want request or decode, got %q", s.Phase)
 	need(s.Expect == "pass" || s.Expect == "miss", "expect: want pass or miss, got %q", s.Expect)
