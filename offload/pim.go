@@ -39,20 +39,6 @@ type pimOp struct {
 // elemBytes each lives spread over all banks; inBytes is broadcast to each
 // channel, outBytes is the whole output (each channel returns its share).
 func (a *pimArray) gemv(elems, elemBytes, inBytes, outBytes float64) pimOp {
-	return a.gemvIn(elems, elemBytes, inBytes, outBytes, false)
-}
-
-// attention prices a batch of per-request GEMVs (attention over each
-// request's KV cache): requests are spread over the channels, so each
-// channel receives only its requests' inputs.
-func (a *pimArray) attention(elems, elemBytes, inBytes, outBytes float64) pimOp {
-	return a.gemvIn(elems, elemBytes, inBytes, outBytes, true)
-}
-
-func (a *pimArray) gemvIn(elems, elemBytes, inBytes, outBytes float64, partitioned bool) pimOp {
-	if partitioned {
-		inBytes /= float64(a.channels)
-	}
 	p := a.p
 	perBank := elems * elemBytes / a.totalBanks()
 	rows := math.Ceil(perBank / math.Max(p.RowBytes, 1))
