@@ -291,3 +291,31 @@ func systemEnergy(sys *hw.System, u *usage, busyByGroup map[string]float64, seco
 	}
 	return e
 }
+
+// IdleWatts is the power every device of sys draws while idle: what
+// systemEnergy charges each group for the seconds of a run whatever its
+// utilisation.
+func IdleWatts(sys *hw.System) float64 {
+	var w float64
+	for _, g := range sys.Groups {
+		w += float64(g.Count) * g.Device.Power.IdleWatts
+	}
+	return w
+}
+
+// USDPerHour is the rent of every device of sys, which systemEnergy
+// charges for the seconds of a run.
+func USDPerHour(sys *hw.System) float64 {
+	var usd float64
+	for _, g := range sys.Groups {
+		usd += float64(g.Count) * g.Device.Price.USDPerHour
+	}
+	return usd
+}
+
+// JoulesAboveIdle is r's energy beyond the idle power of every device of
+// sys (the system r ran on) over r.Seconds: the devices' active swing by
+// utilisation and their per-byte and per-FLOP energies.
+func (r *Result) JoulesAboveIdle(sys *hw.System) float64 {
+	return r.Energy.Joules - IdleWatts(sys)*r.Seconds
+}

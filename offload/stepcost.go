@@ -14,7 +14,28 @@ type stepProbe struct {
 	done              bool
 }
 
-// StepSeconds prices one forward step of the serving simulator under an
+// StepCost is one iteration of the serving simulator priced under an
+// offloading scheme.
+type StepCost struct {
+	Seconds float64
+	// FLOPs is the model arithmetic executed; Bytes is the memory traffic
+	// of the compute engines plus the bytes over links and storage channels.
+	FLOPs, Bytes float64
+	// JoulesAboveIdle is the energy every device of the system draws in
+	// the step beyond its idle power: Result.Energy of each executed step
+	// less IdleWatts × its seconds. A run of steps with idle gaps between
+	// them costs IdleWatts × its duration plus the sum of these, which is
+	// Result.Energy.Joules when the steps run back to back.
+	JoulesAboveIdle float64
+}
+
+// StepSeconds is PriceStep's seconds, FLOPs and bytes.
+func (t *Target) StepSeconds(s Scheme, seqs []models.Seq) (seconds, flops, bytes float64, err error) {
+	c, err := t.PriceStep(s, seqs)
+	return c.Seconds, c.FLOPs, c.Bytes, err
+}
+
+// PriceStep prices one forward step of the serving simulator under an
 // offloading scheme by executing the scheme's task graph for that step on
 // the target's resources (loads, stores and compute contending as in Run).
 //
@@ -23,17 +44,16 @@ type stepProbe struct {
 // (a decode step is linear in context: KV reads and attention FLOPs);
 // sequences processing prompt tokens run as one step per distinct
 // (Cached, New) shape, after the decode step — offloading engines do not
-// fuse prefill into decode batches. The step times add.
+// fuse prefill into decode batches. The steps' costs add.
 //
-// It returns the step's seconds, the model FLOPs executed and the bytes
-// moved: memory traffic of the compute engines plus bytes over links and
-// storage channels. A FlexGen policy with a fixed block (gbs × ngb) keeps
-// its number of GPU batches (at most one per sequence) and pads the batch
-// to a multiple of it; flexgen:search=1 must be resolved first (Search).
-// Schemes without a per-step schedule (tpi, coe) return an error.
-func (t *Target) StepSeconds(s Scheme, seqs []models.Seq) (seconds, flops, bytes float64, err error) {
+// A FlexGen policy with a fixed block (gbs × ngb) keeps its number of GPU
+// batches (at most one per sequence) and pads the batch to a multiple of
+// it; flexgen:search=1 must be resolved first (Search). Schemes without a
+// per-step schedule (tpi, coe) return an error.
+func (t *Target) PriceStep(s Scheme, seqs []models.Seq) (StepCost, error) {
+	var c StepCost
 	if len(seqs) == 0 {
-		return 0, 0, 0, fmt.Errorf("offload: StepSeconds: empty batch")
+		return c, fmt.Errorf("offload: StepSeconds: empty batch")
 	}
 	var decodes, cachedSum int
 	type shape struct{ cached, newTokens int }
@@ -41,7 +61,7 @@ func (t *Target) StepSeconds(s Scheme, seqs []models.Seq) (seconds, flops, bytes
 	counts := map[shape]int{}
 	for _, q := range seqs {
 		if q.New < 1 || q.Cached < 0 {
-			return 0, 0, 0, fmt.Errorf("offload: StepSeconds: sequence with %d cached and %d new tokens", q.Cached, q.New)
+			return c, fmt.Errorf("offload: StepSeconds: sequence with %d cached and %d new tokens", q.Cached, q.New)
 		}
 		if q.New == 1 && q.Cached > 0 {
 			decodes++
@@ -55,35 +75,37 @@ func (t *Target) StepSeconds(s Scheme, seqs []models.Seq) (seconds, flops, bytes
 		counts[k]++
 	}
 	run := func(n, cached, newTokens int) error {
-		sec, f, b, err := t.uniformStep(s, n, cached, newTokens)
-		seconds, flops, bytes = seconds+sec, flops+f, bytes+b
+		u, err := t.uniformStep(s, n, cached, newTokens)
+		c.Seconds, c.FLOPs, c.Bytes = c.Seconds+u.Seconds, c.FLOPs+u.FLOPs, c.Bytes+u.Bytes
+		c.JoulesAboveIdle += u.JoulesAboveIdle
 		return err
 	}
 	if decodes > 0 {
 		mean := (cachedSum + decodes/2) / decodes
 		if err := run(decodes, mean, 1); err != nil {
-			return 0, 0, 0, err
+			return StepCost{}, err
 		}
 	}
 	for _, k := range shapes {
 		if err := run(counts[k], k.cached, k.newTokens); err != nil {
-			return 0, 0, 0, err
+			return StepCost{}, err
 		}
 	}
-	return seconds, flops, bytes, nil
+	return c, nil
 }
 
 // uniformStep executes one step in which n sequences each hold cached
 // tokens and process newTokens.
-func (t *Target) uniformStep(s Scheme, n, cached, newTokens int) (seconds, flops, bytes float64, err error) {
+func (t *Target) uniformStep(s Scheme, n, cached, newTokens int) (StepCost, error) {
 	r, err := t.Step(s, n, cached, newTokens)
 	if err != nil {
-		return 0, 0, 0, err
+		return StepCost{}, err
 	}
+	c := StepCost{Seconds: r.Seconds, FLOPs: r.FLOPs, JoulesAboveIdle: r.JoulesAboveIdle(t.System)}
 	for _, u := range r.Resources {
-		bytes += u.Bytes
+		c.Bytes += u.Bytes
 	}
-	return r.Seconds, r.FLOPs, bytes, nil
+	return c, nil
 }
 
 // Step executes one forward step of n sequences that each hold cached
@@ -92,7 +114,7 @@ func (t *Target) uniformStep(s Scheme, n, cached, newTokens int) (seconds, flops
 // resources, breakdown and energy cover the step alone, and Memory is the
 // peak of a request that reaches cached + newTokens + 1 tokens (its
 // prefill included). Batch may exceed n when a FlexGen block pads it (see
-// StepSeconds).
+// PriceStep).
 func (t *Target) Step(s Scheme, n, cached, newTokens int) (*Result, error) {
 	if n < 1 || cached < 0 || newTokens < 1 {
 		return nil, fmt.Errorf("offload: step of %d sequences with %d cached and %d new tokens", n, cached, newTokens)

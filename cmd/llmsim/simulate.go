@@ -89,9 +89,11 @@ min and max are exact. Memory does not grow with the number of requests.
                           and attainment (fraction of completed requests within them)
   energy                  joules of all devices over the duration (idle power plus
                           the active swing by utilisation, from the device
-                          description), average_watts, joules_per_output_token
-  cost                    usd of renting the devices for the duration and
-                          usd_per_million_output_tokens
+                          description; with --offload every device of the system,
+                          host CPU and drives included, as estimate --offload
+                          charges them), average_watts, joules_per_output_token
+  cost                    usd of renting the devices (with --offload: all of the
+                          system's) for the duration and usd_per_million_output_tokens
   handoff                 (disaggregated) KV transfers, bytes (as the scheme stores
                           them), link_busy_fraction, link_bytes_per_second,
                           mean_transfer_seconds

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"github.com/llmsim/llmsim/hw"
+	"github.com/llmsim/llmsim/offload"
 	"github.com/llmsim/llmsim/roofline"
 	"github.com/llmsim/llmsim/sim"
 	"github.com/llmsim/llmsim/sim/kv"
@@ -172,7 +173,8 @@ func (c *Cluster) result() *Result {
 }
 
 // replicaResult reports rep and prices its energy over the run: each of
-// its GPUs runs for the whole run and does an equal share of the work.
+// its GPUs runs for the whole run and does an equal share of the work
+// (under an offloading scheme, every device of the system: offloadEnergy).
 func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (Replica, roofline.Energy) {
 	cfg := rep.Config()
 	st := rep.Stats()
@@ -214,10 +216,24 @@ func (c *Cluster) replicaResult(rep *replica.Replica, pool string, end int64) (R
 	if bw := dev.MainMemory().BytesPerSecond; bw > 0 && cfg.Offload == nil {
 		r.BandwidthFrac = perGPUBytes / (bw * dur)
 	}
+	if cfg.Offload != nil {
+		return r, offloadEnergy(cfg.System, st, dur)
+	}
 	e := roofline.EnergyOf(dev, dur, perGPUFLOPs, perGPUBytes, peak)
 	e.Joules *= float64(gpus)
 	e.USD *= float64(gpus)
 	return r, e
+}
+
+// offloadEnergy prices a replica under an offloading scheme as `llmsim
+// estimate --offload` prices a run: every device of the system (host CPU,
+// DRAM, drives, PIM, not only the accelerator) draws its idle power and
+// is rented for the whole run, and each iteration adds what its executed
+// task graph drew above idle (offload.StepCost). A lone request, whose
+// iterations run back to back, costs what estimate says.
+func offloadEnergy(sys *hw.System, st replica.Stats, seconds float64) roofline.Energy {
+	joules := offload.IdleWatts(sys)*seconds + st.JoulesAboveIdle
+	return roofline.Energy{Joules: joules, AverageWatts: joules / seconds, USD: offload.USDPerHour(sys) * seconds / 3600}
 }
 
 func (c *Cluster) prefixResult() *PrefixCache {

@@ -19,6 +19,10 @@ type StepCost struct {
 	SendSeconds float64
 	// FLOPs and Bytes are the work of the whole replica (all its GPUs).
 	FLOPs, Bytes float64
+	// JoulesAboveIdle is, under an offloading scheme, the energy every
+	// device of the system draws beyond its idle power (offload.StepCost);
+	// 0 otherwise.
+	JoulesAboveIdle float64
 }
 
 // Seconds is the latency of the iteration through all stages.
@@ -95,7 +99,7 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 	c := &x.cost
 	if x.off != nil {
 		c.OverheadSeconds = x.profile.IterationSeconds(seqs, x.model.Layers)
-		c.StageSeconds[0], c.FLOPs, c.Bytes = x.off.price(seqs)
+		c.StageSeconds[0], c.FLOPs, c.Bytes, c.JoulesAboveIdle = x.off.price(seqs)
 		c.SendSeconds = 0
 		x.memo.store(c)
 		return c

@@ -205,11 +205,12 @@ type offloadPricer struct {
 	err    error // the first pricing failure; the replica stops there
 }
 
-// price returns the seconds, FLOPs and bytes of one iteration over seqs.
-func (p *offloadPricer) price(seqs []models.Seq) (seconds, flops, bytes float64) {
-	seconds, flops, bytes, err := p.target.StepSeconds(p.scheme, seqs)
+// price returns the seconds, FLOPs, bytes and energy above idle of every
+// device of the system (offload.StepCost) of one iteration over seqs.
+func (p *offloadPricer) price(seqs []models.Seq) (seconds, flops, bytes, joulesAboveIdle float64) {
+	c, err := p.target.PriceStep(p.scheme, seqs)
 	if err != nil && p.err == nil {
 		p.err = fmt.Errorf("offload scheme %s: pricing an iteration of %d sequences: %w", p.scheme, len(seqs), err)
 	}
-	return seconds, flops, bytes
+	return c.Seconds, c.FLOPs, c.Bytes, c.JoulesAboveIdle
 }

@@ -65,6 +65,9 @@ type Stats struct {
 	PrefixQueriedTokens, PrefixHitTokens int64
 	// PrefixEvictedBlocks are cached blocks evicted to make room.
 	PrefixEvictedBlocks int64
+	// JoulesAboveIdle is, under an offloading scheme, the energy of every
+	// device of the system beyond its idle power, over the iterations.
+	JoulesAboveIdle float64
 }
 
 // Replica is one model instance on TP×PP GPUs.

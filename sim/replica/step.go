@@ -44,6 +44,7 @@ func (r *Replica) launch(s int, now int64) {
 	r.stats.GPUNanos += gpuNanos / int64(len(c.StageSeconds))
 	r.stats.FLOPs += c.FLOPs
 	r.stats.Bytes += c.Bytes
+	r.stats.JoulesAboveIdle += c.JoulesAboveIdle
 	r.stats.BusyNanos += t - max(now, r.busyUntilNanos)
 	r.busyUntilNanos = t
 	r.q.Push(t, KindStepDone, r.Index, int64(s))
