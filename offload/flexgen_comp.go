@@ -45,8 +45,11 @@ const (
 	fgCompKernels   = 12
 )
 
-// fgCompRatio is the stored size of a compressed 16-bit tensor over its
-// uncompressed size: 4-bit codes plus two fp16 values per group.
+// FlexGenCompressedRatio is the stored size of a FlexGen-compressed 16-bit
+// tensor over its uncompressed size: 4-bit codes plus two fp16 values per
+// group of 64 (0.28125).
+const FlexGenCompressedRatio = fgCompRatio
+
 const fgCompRatio = (fgCompBits/8.0 + 2*2.0/fgCompGroup) / 2
 
 // checkCompression refuses what FlexGen's compressed device cannot hold.

@@ -17,6 +17,7 @@ const validateHelp = `llmsim validate — compare llmsim's predictions with meas
   llmsim validate --data validate/data/published.csv
   llmsim validate --engine cpu [--hw host.toml] [--model NAME|FILE] [--quick] [--plot FILE.svg]
   llmsim validate --serving validate/gpu/data/h200-serving --hw h200
+  llmsim validate --offload validate/gpu/data/h200-offload --hw h200-node --model llama3-8b
 
 --data DIR (or DIR/steps.csv) compares whole measured forward steps
 (validate/gpu/measure.py output) with estimate's prediction for the same
@@ -67,7 +68,7 @@ func init() {
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", validateHelp+validateServingHelp, stderr)
+	fs := newFlags("validate", validateHelp+validateServingHelp+validateOffloadHelp, stderr)
 	data := fs.String("data", "validate/gpu/data/h100", "measured dataset: a directory with steps.csv, a steps.csv, or a published-figures CSV")
 	hwName := fs.String("hw", "h100-sxm", "device the steps were measured on (built-in name or TOML)")
 	minPrefill := fs.Int("min-prefill-tokens", 2048, "compare only prefill steps of at least this many tokens (smaller eager prefills time the host's kernel dispatch, not the GPU)")
@@ -75,6 +76,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	format := fs.StringP("output-format", "o", "table", "table or json")
 	eng := addEngineFlags(fs)
 	serving := addServingFlags(fs)
+	offloadDir := addOffloadFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +85,13 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if fs.Changed("offload") {
+		system := "" // the data's own machine unless --hw names another
+		if fs.Changed("hw") {
+			system = *hwName
+		}
+		return runOffloadValidation(fs, *offloadDir, eng.model, system, *format, stdout)
 	}
 	if serving.dir != "" {
 		for _, f := range []string{"data", "engine", "quick", "plot", "threads", "wait-idle", "mode", "min-prefill-tokens"} {

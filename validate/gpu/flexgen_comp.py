@@ -16,32 +16,17 @@ Writes --out DIR/flexgen_comp.csv and provenance_flexgen_comp.txt.
 """
 
 import argparse
-import csv
-import datetime
 import os
-import platform
-import statistics
-import subprocess
 
 import torch
+
+from gpulib import timed_events, write_csv, write_provenance
 
 DEV = "cuda"
 
 
 def timed(fn, reps=20, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b) / 1e3)
-    return statistics.median(ts)
+    return timed_events(fn, reps, warmup)
 
 
 def compress(t, group, dim):
@@ -120,17 +105,9 @@ def main():
         print(rows[-1], flush=True)
         del t, packed, sc, back, dst
         torch.cuda.empty_cache()
-    with open(os.path.join(args.out, "flexgen_comp.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    drv = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                         capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(args.out, "provenance_flexgen_comp.txt"), "w") as f:
-        f.write(f"date: {datetime.datetime.utcnow().isoformat()}Z\n")
-        f.write(f"gpu, driver: {drv}\n")
-        f.write(f"torch: {torch.__version__}, cuda: {torch.version.cuda}, python: {platform.python_version()}\n")
-        f.write("method: CUDA events, median of 20 after 5 warm-up; fp16 random normal inputs; group 64, 4 bits\n")
+    write_csv(os.path.join(args.out, "flexgen_comp.csv"), rows)
+    write_provenance(os.path.join(args.out, "provenance_flexgen_comp.txt"),
+                     "CUDA events, median of 20 after 5 warm-up; fp16 random normal inputs; group 64, 4 bits")
 
 
 if __name__ == "__main__":

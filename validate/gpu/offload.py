@@ -9,7 +9,11 @@ the final norm and lm_head — from host to GPU and computes them.
 
   overlap=0  load unit u, wait, compute unit u (FlexGen --overlap False)
   overlap=1  load unit u+1 on a copy stream while unit u computes, double
-             buffered (FlexGen's generation_loop_overlap)
+             buffered, then wait for both (FlexGen's generation_loop_overlap
+             with its sync() after every unit)
+
+With --compress the matrices are stored and moved in FlexGen's group-wise
+4-bit format and decompressed on the GPU at every use (fp16 model).
 
 Steps measured: prefill of B sequences × 512 prompt tokens (B = 1, 8, 32, 64)
 and decode of B sequences holding 512 cached tokens (B = 1, 64). Also
@@ -20,10 +24,7 @@ Writes --out DIR/offload_link.csv, offload_steps.csv, provenance_offload.txt.
 """
 
 import argparse
-import csv
-import datetime
 import os
-import platform
 import statistics
 import subprocess
 import time
@@ -31,8 +32,11 @@ import time
 import torch
 import torch.nn.functional as F
 
+from flexgen_comp import compress, decompress
+from gpulib import write_csv, write_provenance
+
 DEV = "cuda"
-BF = torch.bfloat16
+DT = torch.bfloat16  # fp16 with --compress (FlexGen compresses fp16)
 # Llama-3-8B
 L, H, HQ, HKV, D, I, V = 32, 4096, 32, 8, 128, 14336, 128256
 
@@ -68,12 +72,44 @@ def link_rows():
     return rows
 
 
+class Packed:
+    """A FlexGen-compressed matrix: 4-bit codes and (scale, min) per 64 rows' group."""
+
+    def __init__(self, packed, scale, shape):
+        self.packed, self.scale, self.shape = packed, scale, shape
+
+    def empty_on(self, dev):
+        return Packed(torch.empty_like(self.packed, device=dev), torch.empty_like(self.scale, device=dev), self.shape)
+
+    def nbytes(self):
+        return self.packed.numel() + self.scale.numel() * 2
+
+
+def copy_into(dst, src):
+    if isinstance(src, Packed):
+        dst.packed.copy_(src.packed, non_blocking=True)
+        dst.scale.copy_(src.scale, non_blocking=True)
+    else:
+        dst.copy_(src, non_blocking=True)
+
+
+def mat(w):
+    """The fp16/bf16 matrix of a weight (FlexGen decompresses on every use)."""
+    if isinstance(w, Packed):
+        return decompress(w.packed, w.scale, w.shape, 64, 0)
+    return w
+
+
 class Model:
     """Units with their host (pinned) weights and two GPU buffers per kind."""
 
-    def __init__(self):
+    def __init__(self, compressed=False):
         def host(*shape):
-            return (torch.randn(*shape, dtype=BF) * 0.02).pin_memory()
+            t = torch.randn(*shape, dtype=DT, device=DEV) * 0.02
+            if compressed and len(shape) == 2:  # FlexGen compresses matrices, not 1-D tensors
+                p, sc = compress(t, 64, 0)
+                return Packed(p.cpu().pin_memory(), sc.cpu().pin_memory(), t.shape)
+            return t.cpu().pin_memory()
         self.embed = [host(V, H)]
         self.attn = [[host(H), host(H + 2 * HKV * D, H), host(H, H)] for _ in range(L)]
         self.mlp = [[host(H), host(2 * I, H), host(H, I)] for _ in range(L)]
@@ -81,10 +117,11 @@ class Model:
         self.units = [("embed", self.embed)] + [u for l in range(L) for u in (("attn", self.attn[l]), ("mlp", self.mlp[l]))] + [("head", self.head)]
         self.buf = {}
         for kind, ws in [("embed", self.embed), ("attn", self.attn[0]), ("mlp", self.mlp[0]), ("head", self.head)]:
-            self.buf[kind] = [[torch.empty_like(w, device=DEV) for w in ws] for _ in range(2)]
+            self.buf[kind] = [[w.empty_on(DEV) if isinstance(w, Packed) else torch.empty_like(w, device=DEV) for w in ws] for _ in range(2)]
 
     def bytes(self):
-        return sum(w.numel() * 2 for _, ws in self.units for w in ws)
+        """Bytes moved per step: what the host holds."""
+        return sum(w.nbytes() if isinstance(w, Packed) else w.numel() * 2 for _, ws in self.units for w in ws)
 
 
 def rms(x, w):
@@ -94,12 +131,12 @@ def rms(x, w):
 def compute(kind, ws, x, state, layer):
     """One unit on the GPU. x: hidden (B, T, H) or token ids."""
     if kind == "embed":
-        return F.embedding(x, ws[0])
+        return F.embedding(x, mat(ws[0]))
     if kind == "head":
-        return F.linear(rms(x[:, -1:], ws[0]), ws[1])
+        return F.linear(rms(x[:, -1:], ws[0]), mat(ws[1]))
     B, T, _ = x.shape
     if kind == "attn":
-        h = F.linear(rms(x, ws[0]), ws[1])
+        h = F.linear(rms(x, ws[0]), mat(ws[1]))
         q, k, v = h.split([H, HKV * D, HKV * D], dim=-1)
         q = q.view(B, T, HQ, D).transpose(1, 2)
         k = k.view(B, T, HKV, D).transpose(1, 2)
@@ -109,9 +146,9 @@ def compute(kind, ws, x, state, layer):
         vc[:, :, past:past + T] = v
         kk, vv = kc[:, :, :past + T], vc[:, :, :past + T]
         o = F.scaled_dot_product_attention(q, kk, vv, is_causal=(past == 0), enable_gqa=True)
-        return x + F.linear(o.transpose(1, 2).reshape(B, T, H), ws[2])
-    g, u = F.linear(rms(x, ws[0]), ws[1]).chunk(2, dim=-1)
-    return x + F.linear(F.silu(g) * u, ws[2])
+        return x + F.linear(o.transpose(1, 2).reshape(B, T, H), mat(ws[2]))
+    g, u = F.linear(rms(x, ws[0]), mat(ws[1])).chunk(2, dim=-1)
+    return x + F.linear(F.silu(g) * u, mat(ws[2]))
 
 
 def step(m, x, state, overlap, copy_stream):
@@ -132,14 +169,14 @@ def step(m, x, state, overlap, copy_stream):
             with torch.cuda.stream(copy_stream):
                 if (kind, k) in last_use:
                     copy_stream.wait_event(last_use[(kind, k)])
-                for d, s in zip(dst, ws):
-                    d.copy_(s, non_blocking=True)
+                for d, w in zip(dst, ws):
+                    copy_into(d, w)
                 e = torch.cuda.Event()
                 e.record(copy_stream)
                 ready[i] = e
         else:
-            for d, s in zip(dst, ws):
-                d.copy_(s, non_blocking=True)
+            for d, w in zip(dst, ws):
+                copy_into(d, w)
             torch.cuda.current_stream().synchronize()
 
     load(0)
@@ -160,6 +197,9 @@ def step(m, x, state, overlap, copy_stream):
             e = torch.cuda.Event()
             e.record()
             last_use[key] = e
+            # FlexGen's sync() after every (unit, batch): the next unit starts
+            # when both this compute and the next unit's load are done.
+            torch.cuda.synchronize()
     return x
 
 
@@ -167,16 +207,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--compress", action="store_true",
+                    help="FlexGen's 4-bit weights (cw): matrices stored and moved compressed, decompressed on the GPU at every use; fp16; writes offload_steps_cw.csv, skips the link")
     args = ap.parse_args()
+    global DT
+    if args.compress:
+        DT = torch.float16
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     t0 = time.time()
-    links = link_rows()
-    with open(os.path.join(args.out, "offload_link.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(links[0].keys()))
-        w.writeheader()
-        w.writerows(links)
-    m = Model()
+    if not args.compress:
+        write_csv(os.path.join(args.out, "offload_link.csv"), link_rows())
+    m = Model(compressed=args.compress)
     print("model bytes", m.bytes(), "setup", time.time() - t0, flush=True)
     copy_stream = torch.cuda.Stream()
     rows = []
@@ -184,7 +226,7 @@ def main():
             [("decode", b, 512) for b in ([1] if args.quick else [1, 64])]
     for phase, B, ctx in cases:
         cap = ctx + 1
-        state = [[torch.zeros(B, HKV, cap, D, dtype=BF, device=DEV), torch.zeros(B, HKV, cap, D, dtype=BF, device=DEV), 0] for _ in range(L)]
+        state = [[torch.zeros(B, HKV, cap, D, dtype=DT, device=DEV), torch.zeros(B, HKV, cap, D, dtype=DT, device=DEV), 0] for _ in range(L)]
         if phase == "prefill":
             x = torch.randint(0, V, (B, ctx), device=DEV)
         else:
@@ -199,19 +241,13 @@ def main():
             print(rows[-1], flush=True)
         del state
         torch.cuda.empty_cache()
-    with open(os.path.join(args.out, "offload_steps.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    drv = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,pcie.link.gen.current,pcie.link.width.current", "--format=csv,noheader"],
-                         capture_output=True, text=True).stdout.strip()
+    write_csv(os.path.join(args.out, "offload_steps_cw.csv" if args.compress else "offload_steps.csv"), rows)
+    pcie = subprocess.run(["nvidia-smi", "--query-gpu=pcie.link.gen.current,pcie.link.width.current", "--format=csv,noheader"],
+                          capture_output=True, text=True).stdout.strip()
     cpu = subprocess.run(["bash", "-c", "lscpu | grep 'Model name' | head -1; nproc; free -g | head -2 | tail -1"], capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(args.out, "provenance_offload.txt"), "w") as f:
-        f.write(f"date: {datetime.datetime.now(datetime.timezone.utc).isoformat()}\n")
-        f.write(f"gpu, driver, pcie gen, width: {drv}\n")
-        f.write(f"host: {cpu}\n")
-        f.write(f"torch: {torch.__version__}, cuda: {torch.version.cuda}, python: {platform.python_version()}\n")
-        f.write("method: wall clock around each step with cuda synchronize, median of 3-5 after 2 warm-up; Llama-3-8B shape, bf16 random weights in pinned host memory; copies on a second stream (overlap=1) or synchronous (overlap=0)\n")
+    write_provenance(os.path.join(args.out, "provenance_offload_cw.txt" if args.compress else "provenance_offload.txt"),
+                     "wall clock around each step with cuda synchronize, median of 3-5 after 2 warm-up; Llama-3-8B shape, bf16 random weights in pinned host memory; copies on a second stream (overlap=1) or synchronous (overlap=0)",
+                     extra=[f"pcie gen, width: {pcie}", f"host: {cpu}"])
 
 
 if __name__ == "__main__":

@@ -21,14 +21,11 @@ median seconds of each part) and provenance_tokenselect.txt.
 """
 
 import argparse
-import csv
-import datetime
 import os
-import platform
-import statistics
-import subprocess
 
 import torch
+
+from gpulib import timed_events, write_csv, write_provenance
 import torch.nn.functional as F
 
 DEV = "cuda"
@@ -37,19 +34,7 @@ CHUNK, TOPK, INITIAL, LOCAL = 512, 2048, 128, 512
 
 
 def timed(fn, reps=10, warmup=3):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b) / 1e3)
-    return statistics.median(ts)
+    return timed_events(fn, reps, warmup)
 
 
 def run(ctx):
@@ -113,17 +98,9 @@ def main():
     for ctx in [32768, 131072, 524288, 1048576]:
         rows.append(run(ctx))
         print(rows[-1], flush=True)
-    with open(os.path.join(args.out, "tokenselect.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    drv = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                         capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(args.out, "provenance_tokenselect.txt"), "w") as f:
-        f.write(f"date: {datetime.datetime.utcnow().isoformat()}Z\n")
-        f.write(f"gpu, driver: {drv}\n")
-        f.write(f"torch: {torch.__version__}, cuda: {torch.version.cuda}, python: {platform.python_version()}\n")
-        f.write("method: CUDA events, median of 10 after 3 warm-up; one layer of Qwen2-7B's attention shape, bf16, random inputs\n")
+    write_csv(os.path.join(args.out, "tokenselect.csv"), rows)
+    write_provenance(os.path.join(args.out, "provenance_tokenselect.txt"),
+                     "CUDA events, median of 10 after 3 warm-up; one layer of Qwen2-7B's attention shape, bf16, random inputs")
 
 
 if __name__ == "__main__":
