@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/llmsim/llmsim/hw"
-	"github.com/llmsim/llmsim/models"
 	"github.com/llmsim/llmsim/validate"
 )
 
@@ -57,16 +55,9 @@ func runOffloadValidation(fs *pflag.FlagSet, dir, model, hwName, format string, 
 	if hwName == "" {
 		hwName = "h200-node"
 	}
-	if model == "" {
-		model = "llama3-8b"
-	}
-	sys, err := hw.Load(hwName)
+	sys, m, err := loadMeasured(hwName, model)
 	if err != nil {
-		return fmt.Errorf("--hw: %w", err)
-	}
-	m, err := models.Load(model)
-	if err != nil {
-		return fmt.Errorf("--model: %w", err)
+		return err
 	}
 	c, err := validate.CompareOffload(dir, sys, m)
 	if err != nil {

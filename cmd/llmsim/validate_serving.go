@@ -43,17 +43,27 @@ func addServingFlags(fs *pflag.FlagSet) *servingFlags {
 	return s
 }
 
-func runServingValidation(s *servingFlags, model, hwName, format string, stdout io.Writer) error {
+// loadMeasured loads the system and model a measured data set is compared
+// on; the model defaults to llama3-8b, the model of the committed GPU data.
+func loadMeasured(hwName, model string) (*hw.System, *models.Model, error) {
 	if model == "" {
 		model = "llama3-8b"
 	}
 	sys, err := hw.Load(hwName)
 	if err != nil {
-		return fmt.Errorf("--hw: %w", err)
+		return nil, nil, fmt.Errorf("--hw: %w", err)
 	}
 	m, err := models.Load(model)
 	if err != nil {
-		return fmt.Errorf("--model: %w", err)
+		return nil, nil, fmt.Errorf("--model: %w", err)
+	}
+	return sys, m, nil
+}
+
+func runServingValidation(s *servingFlags, model, hwName, format string, stdout io.Writer) error {
+	sys, m, err := loadMeasured(hwName, model)
+	if err != nil {
+		return err
 	}
 	rep, err := validate.CompareServing(s.dir, sys, m, validate.ServingOptions{CalibrationLevel: s.level})
 	if err != nil {

@@ -94,7 +94,8 @@ def main():
         copy_s = timed(lambda: dst.copy_(t))
         comp_s = timed(lambda: compress(t, 64, dim))
         dec_s = timed(lambda: decompress(packed, sc, shape, 64, dim))
-        # FlexGen mha_gen: k.permute(1, 2, 0).reshape(...) copies the cache.
+        # FlexGen mha_gen permutes the cache with k.permute(1, 2, 0).reshape(...):
+        # timed to check whether that copies (it does not: same shape, a view).
         perm_s = ""
         if len(shape) == 3:
             perm_s = timed(lambda: t.permute(1, 2, 0).reshape(shape[1], shape[2], shape[0]))
