@@ -48,9 +48,7 @@ const (
 // FlexGenCompressedRatio is the stored size of a FlexGen-compressed 16-bit
 // tensor over its uncompressed size: 4-bit codes plus two fp16 values per
 // group of 64 (0.28125).
-const FlexGenCompressedRatio = fgCompRatio
-
-const fgCompRatio = (fgCompBits/8.0 + 2*2.0/fgCompGroup) / 2
+const FlexGenCompressedRatio = (fgCompBits/8.0 + 2*2.0/fgCompGroup) / 2
 
 // checkCompression refuses what FlexGen's compressed device cannot hold.
 func (f *FlexGen) checkCompression(t *Target) error {
@@ -72,14 +70,14 @@ func (f *FlexGen) checkCompression(t *Target) error {
 // weightRatio and kvRatio scale stored and moved bytes.
 func (f *FlexGen) weightRatio() float64 {
 	if f.CompressWeights {
-		return fgCompRatio
+		return FlexGenCompressedRatio
 	}
 	return 1
 }
 
 func (f *FlexGen) kvRatio() float64 {
 	if f.CompressCache {
-		return fgCompRatio
+		return FlexGenCompressedRatio
 	}
 	return 1
 }

@@ -14,8 +14,8 @@ import (
 func TestCompressionRatio(t *testing.T) {
 	// 4 bits per value plus an fp16 scale and minimum per 64 values:
 	// 0.5 + 4/64 = 0.5625 bytes per value, 0.28125 of fp16.
-	if fgCompRatio != 0.28125 {
-		t.Errorf("ratio %g, want 0.28125", fgCompRatio)
+	if FlexGenCompressedRatio != 0.28125 {
+		t.Errorf("ratio %g, want 0.28125", FlexGenCompressedRatio)
 	}
 }
 
