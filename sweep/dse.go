@@ -30,7 +30,12 @@ import (
 //	name = "memory.bandwidth"        # see KnobHelp
 //	scale = "0.5..4:x2"              # multipliers of the base, or values = [...]
 //	price_exponent = 0.5             # price × scale^0.5 (the part's cost)
+//
+// With mode = "simulate" a [simulate] table of llmsim simulate flags takes
+// the place of [workload], each point is one simulation on the variant, and
+// the objectives are serving metrics (SimulateObjectives).
 type DSESpec struct {
+	Mode           string         `toml:"mode"` // "estimate" (also when empty) or "simulate"
 	HW             string         `toml:"hw"`
 	Model          string         `toml:"model"`
 	DType          string         `toml:"dtype"`
@@ -46,6 +51,7 @@ type DSESpec struct {
 	Objectives     []string       `toml:"objectives"`
 	AllowOverflow  bool           `toml:"allow_overflow"` // keep points that do not fit in memory on the front
 	Workload       map[string]any `toml:"workload"`
+	Simulate       map[string]any `toml:"simulate"` // simulate mode: llmsim simulate flags; lists allowed
 	Knobs          []KnobSpec     `toml:"knob"`
 }
 
@@ -64,7 +70,7 @@ type Objective struct {
 	Minimize     bool
 }
 
-// Objectives are the objectives a DSE file may name.
+// Objectives are the objectives an estimate-mode DSE file may name.
 var Objectives = map[string]Objective{
 	"latency":    {"latency", "seconds", true},
 	"ttft":       {"ttft", "ttft_seconds", true},
@@ -88,17 +94,12 @@ func ReadDSE(path string) (*DSESpec, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, k := range md.Undecoded() {
-		if len(k) < 2 || k[0] != "workload" {
+		if len(k) < 2 || (k[0] != "workload" && k[0] != "simulate") {
 			return nil, fmt.Errorf("%s: unknown key %s", path, k)
 		}
 	}
-	if len(spec.Objectives) == 0 {
-		return nil, fmt.Errorf("%s: objectives: name at least one of %s", path, objectiveNames())
-	}
-	for _, o := range spec.Objectives {
-		if _, ok := Objectives[o]; !ok {
-			return nil, fmt.Errorf("%s: objectives: unknown objective %q (want %s)", path, o, objectiveNames())
-		}
+	if err := checkSpec(&spec); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(spec.Knobs) == 0 {
 		return nil, fmt.Errorf("%s: no [[knob]] to vary", path)
@@ -111,7 +112,8 @@ func objectiveNames() string {
 }
 
 // DSE is a prepared exploration: a Mode whose points are (hardware
-// variant, work) pairs, evaluated by the analytic estimate.
+// variant, work) pairs, evaluated by the analytic estimate or, in simulate
+// mode, by a simulation each.
 type DSE struct {
 	Spec  *DSESpec
 	Mode  *Mode
@@ -127,13 +129,30 @@ type DSE struct {
 	// --offload does (the system's links and tiers, which knobs may vary).
 	split   Split
 	offload offload.Scheme
+	// sim runs simulate-mode points; simOut and simErr keep phase 1's
+	// results, so each simulation runs once.
+	sim                       *DSESimulator
+	simOut                    [][]Value
+	simErr                    []error
+	completedCol, rejectedCol int
 
 	score [][]float64 // objectives per point, phase 1 (each worker writes its own points)
 	front []bool      // phase 2
 }
 
-// NewDSE builds the exploration of spec.
-func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
+// NewDSE builds the exploration of an estimate-mode spec.
+func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) { return NewDSEWith(spec, loader, nil) }
+
+// NewDSEWith builds the exploration of spec. sim runs the points of a
+// simulate-mode spec (the llmsim command provides it: this package cannot
+// run llmsim simulate); estimate mode does not use it.
+func NewDSEWith(spec *DSESpec, loader *Loader, sim *DSESimulator) (*DSE, error) {
+	if err := checkSpec(spec); err != nil {
+		return nil, err
+	}
+	if spec.simulates() && sim == nil {
+		return nil, fmt.Errorf(`mode = "simulate" needs a simulator (llmsim dse provides it)`)
+	}
 	d := &DSE{Spec: spec, loader: loader, split: Split{TP: max(spec.TP, 1), PP: max(spec.PP, 1), Collective: spec.Collective}}
 	if spec.TP < 0 || spec.PP < 0 {
 		return nil, fmt.Errorf("tp %d, pp %d: must be at least 1", spec.TP, spec.PP)
@@ -183,10 +202,57 @@ func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
 	fixed := map[string]string{"hw": spec.HW, "model": spec.Model, "dtype": spec.DType, "act-dtype": spec.ActDType,
 		"kv-dtype": spec.KVDType, "kv-scheme": spec.KVScheme, "eager-attention": strconv.FormatBool(spec.EagerAttention),
 		"concat-kv-cache": strconv.FormatBool(spec.ConcatKVCache)}
-	work := map[string]string{"phase": "decode", "batch": "1", "prompt": "512", "context": "1024", "output": "128"}
 	for _, n := range targetAxes {
 		params = append(params, Param{Name: n, Kind: kindOf(n), Default: fixed[n], Column: true})
 	}
+	var metrics []string
+	if spec.simulates() {
+		d.sim = sim
+		sp, err := d.simulateParams(given)
+		if err != nil {
+			return nil, err
+		}
+		params, metrics = append(params, sp...), sim.Metrics
+		d.completedCol, d.rejectedCol = simColumns(metrics)
+	} else {
+		if params, err = workParams(spec, params, given); err != nil {
+			return nil, err
+		}
+		metrics = append([]string{"usd_per_hour"}, EstimateMetrics...)
+	}
+	if d.Space, err = NewSpace(params, given); err != nil {
+		return nil, err
+	}
+	for i := range spec.Knobs {
+		d.knobAxes = append(d.knobAxes, i)
+	}
+	objs := Objectives
+	if spec.simulates() {
+		objs = SimulateObjectives
+	}
+	for _, o := range spec.Objectives {
+		obj := objs[o]
+		d.objs = append(d.objs, obj)
+		col := -1
+		for i, m := range metrics {
+			if m == obj.Metric {
+				col = i
+			}
+		}
+		if col < 0 {
+			return nil, fmt.Errorf("objectives: %s: no metric %s", o, obj.Metric)
+		}
+		d.objCols = append(d.objCols, col)
+	}
+	metrics = append(append([]string(nil), metrics...), "objectives", "pareto")
+	d.Mode = &Mode{Name: "dse", Params: params, Metrics: metrics, Prepare: d.prepare}
+	return d, nil
+}
+
+// workParams appends estimate's work parameters to params and puts the
+// [workload] values into given.
+func workParams(spec *DSESpec, params []Param, given map[string][]string) ([]Param, error) {
+	work := map[string]string{"phase": "decode", "batch": "1", "prompt": "512", "context": "1024", "output": "128"}
 	for _, n := range workAxes {
 		params = append(params, Param{Name: n, Kind: kindOf(n), Default: work[n], Column: true})
 	}
@@ -200,25 +266,7 @@ func NewDSE(spec *DSESpec, loader *Loader) (*DSE, error) {
 		}
 		given[k] = vals
 	}
-	if d.Space, err = NewSpace(params, given); err != nil {
-		return nil, err
-	}
-	for i := range spec.Knobs {
-		d.knobAxes = append(d.knobAxes, i)
-	}
-	metrics := append([]string{"usd_per_hour"}, EstimateMetrics...)
-	for _, o := range spec.Objectives {
-		obj := Objectives[o]
-		d.objs = append(d.objs, obj)
-		for i, m := range metrics {
-			if m == obj.Metric {
-				d.objCols = append(d.objCols, i)
-			}
-		}
-	}
-	metrics = append(metrics, "objectives", "pareto")
-	d.Mode = &Mode{Name: "dse", Params: params, Metrics: metrics, Prepare: d.prepare}
-	return d, nil
+	return params, nil
 }
 
 func kindOf(name string) Kind {
@@ -231,38 +279,16 @@ func kindOf(name string) Kind {
 	return String
 }
 
-// knobValues expands a knob's values = [...] or scale = [...] to absolute
-// values.
-func knobValues(ks KnobSpec, base float64) ([]string, error) {
-	switch {
-	case ks.Values != nil && ks.Scale != nil:
-		return nil, fmt.Errorf("give values or scale, not both")
-	case ks.Values != nil:
-		if ks.Name == "compute" {
-			return nil, fmt.Errorf("compute takes scale only (use compute.DTYPE for absolute peaks)")
-		}
-		return FileValues(ks.Name, Float, ks.Values)
-	case ks.Scale != nil:
-		scales, err := FileValues(ks.Name, Float, ks.Scale)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, len(scales))
-		for i, s := range scales {
-			f, _ := strconv.ParseFloat(s, 64)
-			out[i] = strconv.FormatFloat(f*base, 'g', -1, 64)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("give values = [...] or scale = [...]")
-}
-
 // Run evaluates every point (twice: once to find the Pareto front over
 // all of them, once to write them with it) and writes one line per point.
 func (d *DSE) Run(ctx context.Context, w io.Writer, opt Options) (Stats, error) {
-	d.score = make([][]float64, d.Space.Size())
+	d.score, d.front = make([][]float64, d.Space.Size()), nil
 	quiet := opt
 	quiet.Progress, quiet.Header, quiet.Done = nil, false, nil
+	if d.sim != nil {
+		d.simOut, d.simErr = make([][]Value, d.Space.Size()), make([]error, d.Space.Size())
+		quiet.BatchPoints = 1 // each point is a whole simulation
+	}
 	if _, err := Run(ctx, d.Mode, d.Space, io.Discard, quiet); err != nil {
 		return Stats{}, err
 	}
@@ -298,38 +324,13 @@ func (d *DSE) objectiveText() string {
 }
 
 func (d *DSE) prepare(s *Space) (func() Evaluator, error) {
-	variants := 1
-	for _, a := range d.knobAxes {
-		variants *= len(s.Axes[a].Values)
+	if d.sim != nil {
+		return d.prepareSimulate(s)
 	}
-	targets := make([]resolved, variants)
-	idx := make([]int, len(s.Axes))
+	targets := make([]resolved, d.variants(s))
 	spec := d.Spec
 	for v := range targets {
-		rest := v
-		for k := len(d.knobAxes) - 1; k >= 0; k-- {
-			n := len(s.Axes[d.knobAxes[k]].Values)
-			idx[d.knobAxes[k]] = rest % n
-			rest /= n
-		}
-		sys, _ := d.loader.Hardware(spec.HW)
-		vs, dev := cloneSystem(sys)
-		priceF, powerF := 1.0, 1.0
-		for k, a := range d.knobAxes {
-			val := s.Num(a, idx)
-			d.knobs[k].set(vs, dev, val)
-			if d.base[k] > 0 {
-				priceF *= math.Pow(val/d.base[k], spec.Knobs[k].PriceExponent)
-				powerF *= math.Pow(val/d.base[k], spec.Knobs[k].PowerExponent)
-			}
-		}
-		// An explicit price or power knob wins over the exponents.
-		if !d.varies("price") {
-			dev.Price.USDPerHour *= priceF
-		}
-		if !d.varies("power") {
-			dev.Power.ActiveWatts *= powerF
-		}
+		vs, dev := d.variant(s, v)
 		t, err := d.loader.Resolve(TargetSpec{HW: spec.HW, Model: spec.Model, Weights: spec.DType, Activations: spec.ActDType,
 			KV: spec.KVDType, KVScheme: spec.KVScheme, EagerAttention: spec.EagerAttention, ConcatKVCache: spec.ConcatKVCache})
 		if err == nil {
@@ -347,15 +348,6 @@ func (d *DSE) prepare(s *Space) (func() Evaluator, error) {
 	return func() Evaluator { return &dseEval{d: d, targets: targets, work: work} }, nil
 }
 
-func (d *DSE) varies(knob string) bool {
-	for _, k := range d.Spec.Knobs {
-		if k.Name == knob {
-			return true
-		}
-	}
-	return false
-}
-
 type dseEval struct {
 	d       *DSE
 	targets []resolved
@@ -365,11 +357,7 @@ type dseEval struct {
 
 func (e *dseEval) Eval(s *Space, idx []int, out []Value) error {
 	d := e.d
-	v := 0
-	for _, a := range d.knobAxes {
-		v = v*len(s.Axes[a].Values) + idx[a]
-	}
-	tr := e.targets[v]
+	tr := e.targets[d.variantOf(s, idx)]
 	point := s.Index(idx)
 	if tr.err != nil {
 		return d.record(point, nil, tr.err)

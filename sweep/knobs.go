@@ -3,7 +3,9 @@ package sweep
 import (
 	"fmt"
 	"maps"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/llmsim/llmsim/hw"
@@ -180,4 +182,89 @@ func cloneSystem(s *hw.System) (*hw.System, *hw.Device) {
 	}
 	g.Device = &d
 	return &c, &d
+}
+
+// knobValues expands a knob's values = [...] or scale = [...] to absolute
+// values.
+func knobValues(ks KnobSpec, base float64) ([]string, error) {
+	switch {
+	case ks.Values != nil && ks.Scale != nil:
+		return nil, fmt.Errorf("give values or scale, not both")
+	case ks.Values != nil:
+		if ks.Name == "compute" {
+			return nil, fmt.Errorf("compute takes scale only (use compute.DTYPE for absolute peaks)")
+		}
+		return FileValues(ks.Name, Float, ks.Values)
+	case ks.Scale != nil:
+		scales, err := FileValues(ks.Name, Float, ks.Scale)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(scales))
+		for i, s := range scales {
+			f, _ := strconv.ParseFloat(s, 64)
+			out[i] = strconv.FormatFloat(f*base, 'g', -1, 64)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("give values = [...] or scale = [...]")
+}
+
+// variants counts the hardware variants: the product of the knobs' values.
+func (d *DSE) variants(s *Space) int {
+	n := 1
+	for _, a := range d.knobAxes {
+		n *= len(s.Axes[a].Values)
+	}
+	return n
+}
+
+// variantOf is the variant of the point idx.
+func (d *DSE) variantOf(s *Space, idx []int) int {
+	v := 0
+	for _, a := range d.knobAxes {
+		v = v*len(s.Axes[a].Values) + idx[a]
+	}
+	return v
+}
+
+// variant builds hardware variant v: a copy of the base system with the
+// knobs set and the price and power grown by their exponents.
+func (d *DSE) variant(s *Space, v int) (*hw.System, *hw.Device) {
+	idx := make([]int, len(s.Axes))
+	rest := v
+	for k := len(d.knobAxes) - 1; k >= 0; k-- {
+		n := len(s.Axes[d.knobAxes[k]].Values)
+		idx[d.knobAxes[k]] = rest % n
+		rest /= n
+	}
+	spec := d.Spec
+	sys, _ := d.loader.Hardware(spec.HW)
+	vs, dev := cloneSystem(sys)
+	priceF, powerF := 1.0, 1.0
+	for k, a := range d.knobAxes {
+		val := s.Num(a, idx)
+		d.knobs[k].set(vs, dev, val)
+		if d.base[k] > 0 {
+			priceF *= math.Pow(val/d.base[k], spec.Knobs[k].PriceExponent)
+			powerF *= math.Pow(val/d.base[k], spec.Knobs[k].PowerExponent)
+		}
+	}
+	// An explicit price or power knob wins over the exponents.
+	if !d.varies("price") {
+		dev.Price.USDPerHour *= priceF
+	}
+	if !d.varies("power") {
+		dev.Power.ActiveWatts *= powerF
+	}
+	return vs, dev
+}
+
+func (d *DSE) varies(knob string) bool {
+	for _, k := range d.Spec.Knobs {
+		if k.Name == knob {
+			return true
+		}
+	}
+	return false
 }

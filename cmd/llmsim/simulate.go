@@ -227,6 +227,7 @@ func engineList() string {
 type simulation struct {
 	Config simulationConfig `json:"config"`
 	*cluster.Result
+	pools []cluster.Pool // the deployment simulated (not in the JSON), for llmsim dse's price
 }
 
 type simulationConfig struct {
@@ -250,9 +251,18 @@ type simulationConfig struct {
 // simulate builds the deployment and the workload from the flags and runs
 // them, writing the optional files atomically.
 func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
+	return simulateOn(fs, f, nil)
+}
+
+// simulateOn is simulate on sys in place of the system --hw names, when
+// sys is not nil: llmsim dse's hardware variants.
+func simulateOn(fs *pflag.FlagSet, f *simulateFlags, sys *hw.System) (*simulation, error) {
 	t, err := f.target.resolve()
 	if err != nil {
 		return nil, err
+	}
+	if sys != nil {
+		t.system, t.device = sys, sys.Primary().Device
 	}
 	if !fs.Changed("block-size") {
 		f.blockTokens = 0 // the scheme's paged block, else 16
@@ -297,7 +307,7 @@ func simulate(fs *pflag.FlagSet, f *simulateFlags) (*simulation, error) {
 	for _, p := range cfg.Pools {
 		sc.Pools = append(sc.Pools, fmt.Sprintf("%s: %d × %s", p.Name, p.Replicas, p.Replica.Device.Name))
 	}
-	return &simulation{Config: sc, Result: res}, nil
+	return &simulation{Config: sc, Result: res, pools: cfg.Pools}, nil
 }
 
 // withFile runs write with a file written atomically at path, or with a
