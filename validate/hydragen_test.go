@@ -3,7 +3,7 @@ package validate
 import (
 	"fmt"
 	"math"
-		"testing"
+	"testing"
 
 	"github.com/llmsim/llmsim/dtype"
 	"github.com/llmsim/llmsim/hw"
