@@ -15,12 +15,11 @@ effective bytes per value can be compared with the model's.
 Writes --out DIR/flexgen_comp.csv and provenance_flexgen_comp.txt.
 """
 
-import argparse
 import os
 
 import torch
 
-from gpulib import timed_events, write_csv, write_provenance
+from gpulib import out_dir_args, timed_events, write_csv, write_provenance
 
 DEV = "cuda"
 
@@ -78,11 +77,7 @@ CASES = [
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    torch.manual_seed(0)
+    args = out_dir_args()
     rows = []
     for name, shape, dim in CASES:
         t = torch.randn(shape, dtype=torch.float16, device=DEV)

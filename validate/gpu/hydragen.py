@@ -15,12 +15,11 @@ under each backend, the faster one, and the whole) and provenance_hydragen.txt. 
 validate/hydragen_test.go compares them.
 """
 
-import argparse
 import os
 
 import torch
 
-from gpulib import timed_events, write_csv, write_provenance
+from gpulib import out_dir_args, timed_events, write_csv, write_provenance
 
 DEV = "cuda"
 HEADS, D = 40, 128
@@ -90,11 +89,7 @@ def run(B, P, S):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    torch.manual_seed(0)
+    args = out_dir_args()
     rows = []
     for B in [256, 1024]:
         for P in [1024, 2048, 4096, 8192, 16384]:

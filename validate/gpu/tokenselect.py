@@ -20,12 +20,11 @@ and writes --out DIR/tokenselect.csv (one row per context length, the
 median seconds of each part) and provenance_tokenselect.txt.
 """
 
-import argparse
 import os
 
 import torch
 
-from gpulib import timed_events, write_csv, write_provenance
+from gpulib import out_dir_args, timed_events, write_csv, write_provenance
 import torch.nn.functional as F
 
 DEV = "cuda"
@@ -89,11 +88,7 @@ def run(ctx):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    torch.manual_seed(0)
+    args = out_dir_args()
     rows = []
     for ctx in [32768, 131072, 524288, 1048576]:
         rows.append(run(ctx))
