@@ -108,19 +108,9 @@ func (s *stream) prepare(t *Target, w Workload) error {
 	if err := w.check(); err != nil {
 		return err
 	}
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, s.tier >= 1, s.tier == 2)
 	if err != nil {
 		return err
-	}
-	if s.tier >= 1 {
-		if err := n.needHost(); err != nil {
-			return err
-		}
-	}
-	if s.tier == 2 {
-		if err := n.needDisk(); err != nil {
-			return err
-		}
 	}
 	s.t, s.n, s.sz, s.batch = t, n, t.sizes(), w.Batch
 	return nil

@@ -89,11 +89,8 @@ func (f *Flash) Run(t *Target, w Workload) (*Result, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, false, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needDisk(); err != nil {
 		return nil, err
 	}
 	st := &flashStep{f: f, t: t, n: n, sz: t.sizes(), batch: w.Batch}

@@ -164,10 +164,6 @@ func (f *FlexGen) run(t *Target, w Workload, fast bool) (*Result, error) {
 	if err := f.checkCompression(t); err != nil {
 		return nil, err
 	}
-	n, err := locate(t.System)
-	if err != nil {
-		return nil, err
-	}
 	if f.CPUAttention {
 		// Attention units carry the q, k, v of every layer to the host and
 		// keep no recurrent state on the GPU for a hybrid's mixers.
@@ -175,15 +171,9 @@ func (f *FlexGen) run(t *Target, w Workload, fast bool) (*Result, error) {
 			return nil, err
 		}
 	}
-	if f.W[0] < 1 || f.C[0] < 1 || f.A[0] < 1 || f.CPUAttention {
-		if err := n.needHost(); err != nil {
-			return nil, err
-		}
-	}
-	if f.W[2]+f.C[2]+f.A[2] > 0 {
-		if err := n.needDisk(); err != nil {
-			return nil, err
-		}
+	n, err := locateWith(t.System, f.W[0] < 1 || f.C[0] < 1 || f.A[0] < 1 || f.CPUAttention, f.W[2]+f.C[2]+f.A[2] > 0)
+	if err != nil {
+		return nil, err
 	}
 	st := &fgStep{f: f, t: t, n: n, gbs: gbs, ngb: ngb, sz: t.sizes(), alloc: w.Prompt + w.Output - 1}
 	var g Graph

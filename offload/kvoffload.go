@@ -116,11 +116,8 @@ func (r *Retrieval) hostBytesPerSeq(m *models.Model, kvBytes float64, n int) flo
 
 // Memory sizes the footprint without running.
 func (r *Retrieval) Memory(t *Target, w Workload) ([]TierUse, error) {
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, true, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needHost(); err != nil {
 		return nil, err
 	}
 	return r.memory(t, n, w), nil
@@ -153,11 +150,8 @@ func (r *Retrieval) Run(t *Target, w Workload) (*Result, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, true, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needHost(); err != nil {
 		return nil, err
 	}
 	if t.Model.AttentionLayers() == 0 {

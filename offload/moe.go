@@ -57,11 +57,8 @@ func (e *ExpertFlow) Run(t *Target, w Workload) (*Result, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, true, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needHost(); err != nil {
 		return nil, err
 	}
 	sz := t.sizes()

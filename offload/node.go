@@ -52,6 +52,26 @@ func locate(sys *hw.System) (*node, error) {
 // needHost checks for a host memory tier. A device that is its own host
 // (a CPU, a unified-memory SoC) has one without a link: copies between the
 // tiers then take no time (its tasks on the missing link are barriers).
+// locateWith is locate, then the tiers a scheme needs: a host CPU linked
+// to the accelerator (host) and a drive (disk).
+func locateWith(sys *hw.System, host, disk bool) (*node, error) {
+	n, err := locate(sys)
+	if err != nil {
+		return nil, err
+	}
+	if host {
+		if err := n.needHost(); err != nil {
+			return nil, err
+		}
+	}
+	if disk {
+		if err := n.needDisk(); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
 func (n *node) needHost() error {
 	if n.cpu != nil && n.cpu.Name == n.gpu.Name {
 		return nil

@@ -36,11 +36,8 @@ func (s *PowerInfer2) Run(t *Target, w Workload) (*Result, error) {
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, false, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needDisk(); err != nil {
 		return nil, err
 	}
 	m := t.Model

@@ -41,11 +41,8 @@ func (sp *SearchSpace) defaults() {
 // contention and the zig-zag schedule decide between close candidates.
 func Search(t *Target, w Workload, sp SearchSpace) (*FlexGen, error) {
 	sp.defaults()
-	n, err := locate(t.System)
+	n, err := locateWith(t.System, true, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := n.needHost(); err != nil {
 		return nil, err
 	}
 	sz := t.sizes()
