@@ -61,11 +61,21 @@ func (s *recorder) Iteration(_ int32, start, end int64, it *Iteration) {
 // their arrival times and runs it to the end.
 func drive(t testing.TB, c *Config, reqs []*Request) (*Replica, *recorder) {
 	t.Helper()
+	return driveWith(t, c, reqs, nil)
+}
+
+// driveWith is drive with setup applied to the new replica before any
+// request arrives (a shrunk cache, say).
+func driveWith(t testing.TB, c *Config, reqs []*Request, setup func(*Replica)) (*Replica, *recorder) {
+	t.Helper()
 	var q sim.Queue
 	rec := &recorder{}
 	r, err := New(0, c, &q, rec)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(r)
 	}
 	const arrival sim.Kind = KindLast
 	for i, req := range reqs {

@@ -2,8 +2,6 @@ package replica
 
 import (
 	"testing"
-
-	"github.com/llmsim/llmsim/sim"
 )
 
 // prefill-first: an iteration that admits prompts runs nothing else.
@@ -55,24 +53,9 @@ func TestChunkedPrefillRespectsBudget(t *testing.T) {
 // later recomputes its prompt and the tokens it had generated.
 func TestRecomputePreemptionIsLIFO(t *testing.T) {
 	c := config(t, "h100-sxm", "llama3-8b", "device", nil)
-	var q sim.Queue
-	rec := &recorder{}
-	r, err := New(0, &c, &q, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Shrink the cache to 10 blocks (160 tokens) for a hand-checkable run.
-	r.kv = newTestBlocks(10, 16)
 	a, b := req(0, 0, 60, 60), req(1, 0, 60, 60)
-	r.Enqueue(a, 0)
-	r.Enqueue(b, 0)
-	for {
-		e, ok := q.Pop()
-		if !ok {
-			break
-		}
-		r.HandleEvent(e)
-	}
+	// Shrink the cache to 10 blocks (160 tokens) for a hand-checkable run.
+	_, rec := driveWith(t, &c, []*Request{a, b}, func(r *Replica) { r.kv = newTestBlocks(10, 16) })
 	// Both prompts (4 blocks each) start; when the decodes need a ninth
 	// and tenth block, then an eleventh, b (admitted last) is evicted.
 	if a.Preemptions != 0 || b.Preemptions == 0 {
@@ -118,23 +101,8 @@ func TestStaticBatchFinishesTogether(t *testing.T) {
 // swaps waits for the copy.
 func TestSwapWaitsForTheHostLink(t *testing.T) {
 	c := config(t, "h100-node", "llama3-8b", "device", func(c *Config) { c.KV.Preemption = PreemptSwap })
-	var q sim.Queue
-	rec := &recorder{}
-	r, err := New(0, &c, &q, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.kv = newTestBlocks(10, 16)
 	a, b := req(0, 0, 60, 60), req(1, 0, 60, 60)
-	r.Enqueue(a, 0)
-	r.Enqueue(b, 0)
-	for {
-		e, ok := q.Pop()
-		if !ok {
-			break
-		}
-		r.HandleEvent(e)
-	}
+	r, rec := driveWith(t, &c, []*Request{a, b}, func(r *Replica) { r.kv = newTestBlocks(10, 16) })
 	st := r.Stats()
 	if st.SwapOuts == 0 || b.Preemptions == 0 || rec.tokens != 120 {
 		t.Fatalf("swap-outs %d, tokens %d", st.SwapOuts, rec.tokens)
