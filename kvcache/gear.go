@@ -12,12 +12,7 @@ func init() {
 			{"outliers", "0.02", "fraction of elements kept exactly (fp16 value + int32 index)"},
 		},
 	}, func(p *params) *Plan {
-		f := &format{quantFLOPs: quantFLOPs, dequantFLOPs: dequantFLOPs, scaleBytes: 2 * fp16Bytes}
-		f.bits = float64(p.count("bits", 4, 1))
-		if f.bits > 16 {
-			p.invalid("bits=%g: at most 16", f.bits)
-		}
-		f.group = p.count("group", 64, 1)
+		f := groupFormat(p, 4, 64, 1)
 		f.rank = p.count("rank", 4, 0)
 		f.outliers = p.fraction("outliers", 0.02, true)
 		return &Plan{format: f}

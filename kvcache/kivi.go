@@ -11,12 +11,7 @@ func init() {
 			{"residual", "128", "newest tokens kept in the KV dtype"},
 		},
 	}, func(p *params) *Plan {
-		f := &format{quantFLOPs: quantFLOPs, dequantFLOPs: dequantFLOPs, scaleBytes: 2 * fp16Bytes}
-		f.bits = float64(p.count("bits", 2, 1))
-		if f.bits > 16 {
-			p.invalid("bits=%g: at most 16", f.bits)
-		}
-		f.group = p.count("group", 32, 1)
+		f := groupFormat(p, 2, 32, 1)
 		f.residual = p.count("residual", 128, 0)
 		return &Plan{format: f}
 	})

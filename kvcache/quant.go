@@ -8,6 +8,19 @@ const (
 	fp16Bytes    = 2
 )
 
+// groupFormat is the format of a low-bit cache with bits (at most 16) per
+// element in groups of group elements, each with scaleBytes of fp16 scale
+// (and zero point): the bits and group parameters of quant, kivi and gear.
+func groupFormat(p *params, bits, group, minGroup int) *format {
+	f := &format{quantFLOPs: quantFLOPs, dequantFLOPs: dequantFLOPs, scaleBytes: 2 * fp16Bytes}
+	f.bits = float64(p.count("bits", bits, 1))
+	if f.bits > 16 {
+		p.invalid("bits=%g: at most 16", f.bits)
+	}
+	f.group = p.count("group", group, minGroup)
+	return f
+}
+
 func init() {
 	register(Info{
 		Name:    "quant",
@@ -20,15 +33,9 @@ func init() {
 			{"fused", "true", "dequantise inside the attention kernel; false: every step dequantises the layer's cache into an fp16 scratch buffer that attention reads"},
 		},
 	}, func(p *params) *Plan {
-		f := &format{quantFLOPs: quantFLOPs, dequantFLOPs: dequantFLOPs}
-		f.bits = float64(p.count("bits", 8, 1))
-		if f.bits > 16 {
-			p.invalid("bits=%g: at most 16", f.bits)
-		}
-		f.group = p.count("group", 0, 0)
-		f.scaleBytes = fp16Bytes
-		if p.boolean("zero", true) {
-			f.scaleBytes += fp16Bytes
+		f := groupFormat(p, 8, 0, 0)
+		if !p.boolean("zero", true) {
+			f.scaleBytes = fp16Bytes
 		}
 		f.unfused = !p.boolean("fused", true)
 		return &Plan{format: f}
