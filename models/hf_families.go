@@ -9,14 +9,10 @@ import (
 // Gemma and Gemma 2.
 func hfLlamaLike(r *hfReader, a *Arch) {
 	a.Norm, a.Position = "rmsnorm", "rope"
-	a.Layers = r.int("num_hidden_layers", "layers", -1)
-	a.Hidden = r.int("hidden_size", "hidden", -1)
-	a.Heads = r.int("num_attention_heads", "heads", -1)
+	r.core(a, -1)
 	a.KVHeads = r.int("num_key_value_heads", "kv_heads", 0)
 	a.HeadDim = r.int("head_dim", "head_dim", 0)
 	a.Intermediate = r.int("intermediate_size", "intermediate", -1)
-	a.Vocab = r.int("vocab_size", "vocab", -1)
-	a.MaxContext = r.int("max_position_embeddings", "max_context", -1)
 
 	gemma := a.Family == "gemma" || a.Family == "gemma2"
 	a.TiedEmbeddings = r.bool("tie_word_embeddings", gemma)
@@ -92,12 +88,8 @@ func hfMoE(r *hfReader, a *Arch) {
 // hfOPT imports OPT: post-LN-era learned positions, LayerNorm, ReLU, biases.
 func hfOPT(r *hfReader, a *Arch) {
 	a.Norm, a.Position = "layernorm", "learned"
-	a.Layers = r.int("num_hidden_layers", "layers", -1)
-	a.Hidden = r.int("hidden_size", "hidden", -1)
-	a.Heads = r.int("num_attention_heads", "heads", -1)
+	r.core(a, -1)
 	a.Intermediate = r.int("ffn_dim", "intermediate", -1)
-	a.Vocab = r.int("vocab_size", "vocab", -1)
-	a.MaxContext = r.int("max_position_embeddings", "max_context", -1)
 	a.EmbedDim = r.int("word_embed_proj_dim", "embed_dim", 0)
 	a.TiedEmbeddings = r.bool("tie_word_embeddings", true)
 	a.LinearBias = r.bool("enable_bias", true)
@@ -108,13 +100,9 @@ func hfOPT(r *hfReader, a *Arch) {
 func hfPhi(r *hfReader, a *Arch) {
 	a.Norm, a.Position = "layernorm", "rope"
 	a.ParallelBlock, a.LinearBias = true, true
-	a.Layers = r.int("num_hidden_layers", "layers", -1)
-	a.Hidden = r.int("hidden_size", "hidden", -1)
-	a.Heads = r.int("num_attention_heads", "heads", -1)
+	r.core(a, -1)
 	a.KVHeads = r.int("num_key_value_heads", "kv_heads", 0)
 	a.Intermediate = r.int("intermediate_size", "intermediate", -1)
-	a.Vocab = r.int("vocab_size", "vocab", -1)
-	a.MaxContext = r.int("max_position_embeddings", "max_context", -1)
 	a.TiedEmbeddings = r.bool("tie_word_embeddings", false)
 	r.activation(a, false, "hidden_act")
 }
@@ -122,12 +110,8 @@ func hfPhi(r *hfReader, a *Arch) {
 // hfNeoX imports GPT-NeoX and Pythia.
 func hfNeoX(r *hfReader, a *Arch) {
 	a.Norm, a.Position = "layernorm", "rope"
-	a.Layers = r.int("num_hidden_layers", "layers", -1)
-	a.Hidden = r.int("hidden_size", "hidden", -1)
-	a.Heads = r.int("num_attention_heads", "heads", -1)
+	r.core(a, -1)
 	a.Intermediate = r.int("intermediate_size", "intermediate", -1)
-	a.Vocab = r.int("vocab_size", "vocab", -1)
-	a.MaxContext = r.int("max_position_embeddings", "max_context", -1)
 	a.TiedEmbeddings = r.bool("tie_word_embeddings", false)
 	a.ParallelBlock = r.bool("use_parallel_residual", true)
 	a.LinearBias = r.bool("attention_bias", true)
@@ -164,4 +148,15 @@ func hfGPT2Keys(r *hfReader, a *Arch) {
 		a.MaxContext = r.int("n_ctx", "max_context", -1)
 	}
 	r.activation(a, false, "activation_function")
+}
+
+// core reads the shape keys every transformer family's config spells the
+// same way: layers, hidden size, attention heads, vocabulary and the
+// longest context (maxContext when absent; -1 makes it required).
+func (r *hfReader) core(a *Arch, maxContext int) {
+	a.Layers = r.int("num_hidden_layers", "layers", -1)
+	a.Hidden = r.int("hidden_size", "hidden", -1)
+	a.Heads = r.int("num_attention_heads", "heads", -1)
+	a.Vocab = r.int("vocab_size", "vocab", -1)
+	a.MaxContext = r.int("max_position_embeddings", "max_context", maxContext)
 }

@@ -53,13 +53,9 @@ func hfMamba(r *hfReader, a *Arch) {
 // MoE MLP every expert_layer_period layers.
 func hfJamba(r *hfReader, a *Arch) {
 	a.Norm, a.Position = "rmsnorm", "none"
-	a.Layers = r.int("num_hidden_layers", "layers", -1)
-	a.Hidden = r.int("hidden_size", "hidden", -1)
-	a.Heads = r.int("num_attention_heads", "heads", -1)
+	r.core(a, 262144)
 	a.KVHeads = r.int("num_key_value_heads", "kv_heads", 0)
 	a.Intermediate = r.int("intermediate_size", "intermediate", -1)
-	a.Vocab = r.int("vocab_size", "vocab", -1)
-	a.MaxContext = r.int("max_position_embeddings", "max_context", 262144)
 	a.SlidingWindow = r.int("sliding_window", "sliding_window", 0)
 	a.TiedEmbeddings = r.bool("tie_word_embeddings", false)
 	r.activation(a, true, "hidden_act")
