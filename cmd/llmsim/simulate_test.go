@@ -57,8 +57,16 @@ func TestSimulateJSONHasDocumentedFieldsAndIsDeterministic(t *testing.T) {
 // One request with the "device" engine costs what `estimate --phase
 // request` says.
 func TestSimulateOneRequestEqualsEstimate(t *testing.T) {
-	sim, _ := simulateJSON(t, "--engine", "device", "--num-requests", "1", "--prompt-tokens", "1024", "--output-tokens", "100")
-	out, stderr, code := run(t, "estimate", "--phase", "request", "--prompt", "1024", "--output", "100", "-o", "json")
+	oneRequestEqualsEstimate(t)
+}
+
+// oneRequestEqualsEstimate simulates one 1024+100 request with the
+// "device" engine and compares its TTFT and E2E with estimate --phase
+// request under the same extra flags; it returns simulate's JSON.
+func oneRequestEqualsEstimate(t *testing.T, extra ...string) map[string]any {
+	t.Helper()
+	sim, _ := simulateJSON(t, append([]string{"--engine", "device", "--num-requests", "1", "--prompt-tokens", "1024", "--output-tokens", "100"}, extra...)...)
+	out, stderr, code := run(t, append([]string{"estimate", "--phase", "request", "--prompt", "1024", "--output", "100", "-o", "json"}, extra...)...)
 	if code != 0 {
 		t.Fatal(stderr)
 	}
@@ -69,28 +77,16 @@ func TestSimulateOneRequestEqualsEstimate(t *testing.T) {
 	ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
 	e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
 	if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
-		t.Fatalf("simulate TTFT %g E2E %g, estimate %g %g", ttft, e2e, est["ttft_seconds"], est["seconds"])
+		t.Errorf("%v: simulate TTFT %g E2E %g, estimate %g %g", extra, ttft, e2e, est["ttft_seconds"], est["seconds"])
 	}
+	return sim
 }
 
 // Under a KV-cache scheme too: the simulator prices each iteration on the
 // graph the scheme rewrites, as estimate does.
 func TestSimulateOneRequestEqualsEstimateWithSchemes(t *testing.T) {
 	for _, scheme := range []string{"h2o", "kivi:bits=2", "duo:retrieval=0.25", "quest:tokens=256", "window:sink=4,recent=252"} {
-		sim, _ := simulateJSON(t, "--engine", "device", "--num-requests", "1", "--prompt-tokens", "1024", "--output-tokens", "100", "--kv-scheme", scheme)
-		out, stderr, code := run(t, "estimate", "--phase", "request", "--prompt", "1024", "--output", "100", "--kv-scheme", scheme, "-o", "json")
-		if code != 0 {
-			t.Fatal(stderr)
-		}
-		var est map[string]any
-		if err := json.Unmarshal([]byte(out), &est); err != nil {
-			t.Fatal(err)
-		}
-		ttft := sim["ttft_seconds"].(map[string]any)["mean"].(float64)
-		e2e := sim["e2e_seconds"].(map[string]any)["mean"].(float64)
-		if math.Abs(ttft-est["ttft_seconds"].(float64)) > 1e-9 || math.Abs(e2e-est["seconds"].(float64)) > 1e-9 {
-			t.Errorf("%s: simulate TTFT %g E2E %g, estimate %g %g", scheme, ttft, e2e, est["ttft_seconds"], est["seconds"])
-		}
+		sim := oneRequestEqualsEstimate(t, "--kv-scheme", scheme)
 		if got := sim["config"].(map[string]any)["kv_scheme"].(string); !strings.HasPrefix(got, strings.Split(scheme, ":")[0]) {
 			t.Errorf("config.kv_scheme %q for %s", got, scheme)
 		}

@@ -66,6 +66,17 @@ func (t *Writer) arg(key string, v int64) {
 	t.buf = strconv.AppendInt(t.buf, v, 10)
 }
 
+// args3 writes `,"args":{...}` with three integer arguments.
+func (t *Writer) args3(k1 string, v1 int64, k2 string, v2 int64, k3 string, v3 int64) {
+	t.buf = append(t.buf, `,"args":{`...)
+	t.arg(k1, v1)
+	t.buf = append(t.buf, ',')
+	t.arg(k2, v2)
+	t.buf = append(t.buf, ',')
+	t.arg(k3, v3)
+	t.buf = append(t.buf, '}')
+}
+
 func (t *Writer) end() {
 	t.buf = append(t.buf, '}')
 	if t.err == nil {
@@ -82,13 +93,7 @@ func (t *Writer) Iteration(replica int32, startNanos, endNanos int64, seqs, pref
 	t.begin('X', "iteration", int64(replica), 0, startNanos)
 	t.buf = append(t.buf, `,"cat":"iteration","dur":`...)
 	t.buf = micros(t.buf, endNanos-startNanos)
-	t.buf = append(t.buf, `,"args":{`...)
-	t.arg("seqs", int64(seqs))
-	t.buf = append(t.buf, ',')
-	t.arg("prefill_tokens", int64(prefillTokens))
-	t.buf = append(t.buf, ',')
-	t.arg("decode_seqs", int64(decodeSeqs))
-	t.buf = append(t.buf, '}')
+	t.args3("seqs", int64(seqs), "prefill_tokens", int64(prefillTokens), "decode_seqs", int64(decodeSeqs))
 	t.end()
 }
 
@@ -118,13 +123,7 @@ func (t *Writer) KVBlocks(replica int32, atNanos int64, used, cached, free int) 
 		return
 	}
 	t.begin('C', "kv blocks", int64(replica), 0, atNanos)
-	t.buf = append(t.buf, `,"args":{`...)
-	t.arg("used", int64(used))
-	t.buf = append(t.buf, ',')
-	t.arg("cached", int64(cached))
-	t.buf = append(t.buf, ',')
-	t.arg("free", int64(free))
-	t.buf = append(t.buf, '}')
+	t.args3("used", int64(used), "cached", int64(cached), "free", int64(free))
 	t.end()
 }
 
