@@ -1060,7 +1060,24 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--kernel-reps", type=int, default=20)
+    # Grid overrides of the attention section (e.g. short caches at large batch):
+    # comma lists; --prefill-bs "" skips prefill attention, --headcfg lists
+    # heads:kv_heads:head_dim.
+    ap.add_argument("--decode-b", default=None)
+    ap.add_argument("--decode-kv", default=None)
+    ap.add_argument("--prefill-bs", default=None, help="B:S,... (empty: none)")
+    ap.add_argument("--headcfg", default=None)
     ARGS = ap.parse_args()
+    global DECODE_B, DECODE_KV, PREFILL_BS, HEADCFG
+    ints = lambda v: [int(x) for x in v.split(",") if x]
+    if ARGS.decode_b is not None:
+        DECODE_B = ints(ARGS.decode_b)
+    if ARGS.decode_kv is not None:
+        DECODE_KV = ints(ARGS.decode_kv)
+    if ARGS.prefill_bs is not None:
+        PREFILL_BS = [tuple(int(y) for y in x.split(":")) for x in ARGS.prefill_bs.split(",") if x]
+    if ARGS.headcfg is not None:
+        HEADCFG = [tuple(int(y) for y in x.split(":")) for x in ARGS.headcfg.split(",") if x]
     warnings.filterwarnings("ignore", category=UserWarning)
     os.makedirs(ARGS.out, exist_ok=True)
     LOGF = open(os.path.join(ARGS.out, "log.txt"), "a")
