@@ -137,6 +137,14 @@ type Efficiency struct {
 type Overhead struct {
 	KernelSeconds float64 `toml:"kernel_seconds"` // per op (launch, sync)
 	StepSeconds   float64 `toml:"step_seconds"`   // per forward step (framework, scheduler)
+	// AttentionItemSeconds is how long one work item of a fused
+	// decode-attention kernel (one sequence × KV head, models.Op.Items)
+	// holds a compute unit at least, however short its cache: loading the
+	// queries, the first K/V tile's memory latency, the softmax reduction
+	// and the output write. Items spread over Compute.Units, so attention
+	// over short caches at large batch takes at least
+	// Items × AttentionItemSeconds / Units (roofline.CostAt). 0: no floor.
+	AttentionItemSeconds float64 `toml:"attention_item_seconds"`
 }
 
 // Power describes energy use. Average power of a run is

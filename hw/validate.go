@@ -41,6 +41,10 @@ func validateDevice(p *problems, d *Device) {
 	validateEfficiency(p, d.Efficiency)
 	nonNegative(p, "overhead.kernel_seconds", d.Overhead.KernelSeconds)
 	nonNegative(p, "overhead.step_seconds", d.Overhead.StepSeconds)
+	nonNegative(p, "overhead.attention_item_seconds", d.Overhead.AttentionItemSeconds)
+	if d.Overhead.AttentionItemSeconds > 0 && d.Compute.Units <= 0 {
+		p.add("overhead.attention_item_seconds", "needs compute.units: the work items spread over the compute units")
+	}
 	validatePower(p, d.Power)
 	nonNegative(p, "price.usd_per_hour", d.Price.USDPerHour)
 	nonNegative(p, "price.usd", d.Price.USD)

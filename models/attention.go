@@ -6,6 +6,7 @@ type attnWork struct {
 	pairs  float64 // causal query-key pairs scored
 	keys   float64 // cached + new tokens whose K and V are read
 	scores float64 // query × key rectangle an eager kernel materialises
+	decode float64 // decoding sequences (one new token after a cache)
 }
 
 func (w *attnWork) add(cached, newTokens, window int) {
@@ -66,6 +67,7 @@ func (b *builder) attention(repeat, window int) {
 		case s.New <= 0:
 		case isDecode(s):
 			decode.add(s.Cached, s.New, window)
+			decode.decode++
 		default:
 			prefill.add(s.Cached, s.New, window)
 		}
@@ -80,6 +82,7 @@ func (b *builder) attention(repeat, window int) {
 	all.pairs += decode.pairs
 	all.keys += decode.keys
 	all.scores += decode.scores
+	all.decode += decode.decode
 	b.attentionOp(OpAttn, repeat, &all)
 }
 
@@ -112,6 +115,11 @@ func (b *builder) attentionOp(name string, repeat int, w *attnWork) {
 	o.KVWriteBytes = w.tokens * 2 * kvDim * b.kv
 	o.ActivationReadBytes += w.tokens * (qDim + 2*kvDim) * b.a
 	o.ActivationWriteBytes += w.tokens * qDim * b.a
+	if !b.opts.MaterialisedAttention {
+		// A fused decode kernel runs one work item per sequence and KV
+		// head (Op.Items); eager attention runs GEMMs instead.
+		o.Items = w.decode * float64(m.KVHeads)
+	}
 }
 
 // concat appends the kv_concat op of repeat layers: torch.cat reads each

@@ -197,6 +197,15 @@ type Op struct {
 	KVReadBytes          float64
 	KVWriteBytes         float64
 
+	// Items is, for a fused decode-attention op, the independent work
+	// items its kernel schedules per execution: decoding sequences × KV
+	// heads (a GQA group's query heads share one). Each item holds a
+	// compute unit for a minimum time however short its cache
+	// (hw.Overhead.AttentionItemSeconds), which bounds attention over
+	// short caches at large batch from below (roofline.CostAt). 0 for
+	// every other op. Scaled with the op's heads or layers like its work.
+	Items float64
+
 	// Compute is the dtype the arithmetic runs in (decides the peak used).
 	Compute dtype.DType
 	// Chunked marks a matrix-state scan (Mamba-2, RWKV-6, mLSTM, linear

@@ -157,6 +157,7 @@ func scaleOp(op *models.Op, f float64) {
 	op.ActivationWriteBytes *= f
 	op.KVReadBytes *= f
 	op.KVWriteBytes *= f
+	op.Items *= f
 }
 
 // cost is the price of some ops on one device.

@@ -57,6 +57,39 @@ func TestCostWorkedExamples(t *testing.T) {
 	}
 }
 
+// The attention work-item floor by hand: 4,096 decoding sequences × 8 KV
+// heads = 32,768 items of 1 µs on 100 units is 327.68 µs; over 16-token
+// caches their K and V are 4,096 × 16 × 2 × 1,024 × 2 B = 268 MB, 134.2 µs at
+// 2 TB/s. The two join as √(327.68² + 134.2²) = 354.1 µs, bound by the
+// items. Without units or an item time there is no floor.
+func TestCostAttentionItemFloor(t *testing.T) {
+	dev := toyDevice()
+	dev.Compute.Units = 100
+	dev.Overhead.AttentionItemSeconds = 1e-6
+	kv := 4096.0 * 16 * 2 * 1024 * 2
+	op := models.Op{Name: "attn", Kind: models.KindAttention, Repeat: 1, KVReadBytes: kv, Items: 4096 * 8, Compute: dtype.BF16}
+	floor, roof := 32768*1e-6/100, kv/2e12
+	if got := ItemSeconds(&op, dev); !near(got, floor) {
+		t.Errorf("floor %v, want %v", got, floor)
+	}
+	c := Cost(&op, dev)
+	if want := math.Sqrt(floor*floor + roof*roof); !near(c.Seconds, want) || c.Bound != OverheadBound {
+		t.Errorf("got %v s %s, want %v s overhead", c.Seconds, c.Bound, want)
+	}
+	if !near(c.MemorySeconds, roof) {
+		t.Errorf("memory seconds %v, want the roof %v alone", c.MemorySeconds, roof)
+	}
+	// Long caches: the same items under 256× the bytes barely move the price.
+	op.KVReadBytes = 256 * kv
+	if c = Cost(&op, dev); c.Bound != MemoryBound || c.Seconds/(256*roof)-1 > 0.001 {
+		t.Errorf("long caches: %v s %s, want ~%v s memory", c.Seconds, c.Bound, 256*roof)
+	}
+	dev.Compute.Units = 0
+	if ItemSeconds(&op, dev) != 0 {
+		t.Error("a floor without compute units")
+	}
+}
+
 func TestCostAppliesEfficiencyAndOverhead(t *testing.T) {
 	dev := toyDevice()
 	dev.Efficiency.Memory = hw.Curve{Points: [][2]float64{{1e3, 0.1}, {1e9, 0.8}}}

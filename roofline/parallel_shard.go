@@ -113,6 +113,7 @@ func (s *shardPlan) shard(g *models.Graph) {
 			kv := 1 / float64(s.kvSplit)
 			op.KVReadBytes *= kv
 			op.KVWriteBytes *= kv
+			op.Items *= kv
 		}
 		// Everything else is replicated: norms, residuals, the embedding,
 		// sampling, the router and RWKV's token-shift mixes (rwkv_mix).
@@ -152,6 +153,7 @@ func (s *shardPlan) split(op *models.Op, f float64) {
 	op.ActivationWriteBytes *= f
 	op.KVReadBytes *= f
 	op.KVWriteBytes *= f
+	op.Items *= f
 }
 
 // mambaConv: Mamba convolves d_inner channels, all split; Mamba-2 also

@@ -85,6 +85,11 @@ func TestShardGraph(t *testing.T) {
 				if want := was.KVReadBytes / float64(min(tp, 8)); op.KVReadBytes != want {
 					t.Errorf("tp %d attention: %g KV bytes read, want %g", tp, op.KVReadBytes, want)
 				}
+				// One sequence × 8 KV heads = 8 work items, split like the
+				// KV heads: 4 per GPU at TP 2, 1 at TP 16 (heads replicated).
+				if want := 8 / float64(min(tp, 8)); was.Items != 8 || op.Items != want {
+					t.Errorf("tp %d attention: %g work items of %g, want %g of 8", tp, op.Items, was.Items, want)
+				}
 			case op.Name == models.OpAttnNorm || op.Name == models.OpEmbed || op.Name == models.OpSample:
 				if op.Bytes() != was.Bytes() || op.FLOPs != was.FLOPs {
 					t.Errorf("tp %d %s must be replicated", tp, op.Name)

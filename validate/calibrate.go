@@ -41,11 +41,18 @@ func ByModels(names ...string) StepFilter {
 // CalibrateGPU fits base to the dataset in dir (kernels.csv, steps.csv).
 // Steps measured with mode are used; calib picks the calibration steps and
 // every other step validates. attention names the attention backend whose
-// kernels to fit (the one the steps ran).
-func CalibrateGPU(base *hw.Device, dir, mode, attention string, minPrefillTokens int, calib StepFilter) (*GPUCalibration, error) {
-	kernels, skipped, err := ReadKernels(filepath.Join(dir, "kernels.csv"), attention)
-	if err != nil {
-		return nil, err
+// kernels to fit (the one the steps ran). extraKernels are more kernels.csv
+// files of the same GPU fitted together with dir's (e.g. a later run over
+// short caches).
+func CalibrateGPU(base *hw.Device, dir, mode, attention string, minPrefillTokens int, calib StepFilter, extraKernels ...string) (*GPUCalibration, error) {
+	var kernels []KernelSample
+	var skipped int
+	for _, f := range append([]string{filepath.Join(dir, "kernels.csv")}, extraKernels...) {
+		k, s, err := ReadKernels(f, attention)
+		if err != nil {
+			return nil, err
+		}
+		kernels, skipped = append(kernels, k...), skipped+s
 	}
 	steps, err := ReadSteps(filepath.Join(dir, "steps.csv"))
 	if err != nil {
@@ -130,7 +137,11 @@ func WriteTOML(w io.Writer, dev *hw.Device) error {
 	for _, c := range sortedCurveKeys(dev.Efficiency.Compute) {
 		curve("efficiency.compute."+c, dev.Efficiency.Compute[c])
 	}
-	fmt.Fprintf(&b, "[overhead]\nkernel_seconds = %.4g  # fitted: per-kernel overhead\nstep_seconds = %.4g  # fitted: median step residual\n\n", dev.Overhead.KernelSeconds, dev.Overhead.StepSeconds)
+	fmt.Fprintf(&b, "[overhead]\nkernel_seconds = %.4g  # fitted: per-kernel overhead\nstep_seconds = %.4g  # fitted: median step residual\n", dev.Overhead.KernelSeconds, dev.Overhead.StepSeconds)
+	if s := dev.Overhead.AttentionItemSeconds; s > 0 {
+		fmt.Fprintf(&b, "attention_item_seconds = %.4g  # per decode-attention work item (sequence × KV head), of one compute unit\n", s)
+	}
+	b.WriteString("\n")
 	if c := dev.Calibration; c != nil {
 		fmt.Fprintf(&b, "[calibration]\nmethod = %q\ndate = %q\ndataset = %q\nmachine = %q\n", c.Method, c.Date, c.Dataset, c.Machine)
 	}

@@ -77,9 +77,26 @@ func FitKernels(dev *hw.Device, samples []KernelSample) (*hw.Device, FitReport, 
 		report.Parameters += len(c.points)
 	}
 	prev := math.Inf(1)
+	// The work-item time is fitted only when some kernel could be bound by
+	// it (a nominal 1 µs per item reaching a quarter of its measured time:
+	// decode attention over caches of tens of tokens at large batch);
+	// kernels over long caches cannot tell it, and dev's value stays (a
+	// transferred one, or none).
+	items := false
+	for _, s := range samples {
+		if s.Op.Items > 0 && dev.Compute.Units > 0 {
+			items = items || s.Op.Items*1e-6/float64(dev.Compute.Units) >= s.Seconds/4
+		}
+	}
+	if items {
+		report.Parameters++
+	}
 	for sweep := 0; sweep < 40; sweep++ {
 		report.Iterations++
 		searchOverhead(&out, loss)
+		if items {
+			searchItemSeconds(&out, loss)
+		}
 		for _, c := range curves {
 			for i := range c.points {
 				searchFraction(&c.points[i][1], loss)
@@ -204,6 +221,28 @@ func searchOverhead(dev *hw.Device, loss func() float64) {
 		}
 	}
 	dev.Overhead.KernelSeconds = best
+}
+
+// searchItemSeconds picks the time a fused attention work item holds a
+// compute unit (hw.Overhead.AttentionItemSeconds) in [0, 10 µs]: a coarse
+// logarithmic scan, then a finer one around the best value.
+func searchItemSeconds(dev *hw.Device, loss func() float64) {
+	p := &dev.Overhead.AttentionItemSeconds
+	best, bestLoss := *p, loss()
+	try := func(v float64) {
+		*p = v
+		if l := loss(); l < bestLoss {
+			best, bestLoss = v, l
+		}
+	}
+	try(0)
+	for v := 0.05e-6; v <= 10e-6; v *= 1.25 {
+		try(v)
+	}
+	for f := 0.9; f <= 1.1; f += 0.01 {
+		try(best * f)
+	}
+	*p = best
 }
 
 func meanSquaredLogError(dev *hw.Device, samples []KernelSample) float64 {

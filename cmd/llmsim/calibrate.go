@@ -18,7 +18,9 @@ const calibrateHelp = `llmsim calibrate — fit a device description to measurem
 
 gpu: fits the device's efficiency curves (memory by bytes per kernel; compute
 per op class by FLOPs) and per-kernel overhead to the kernel microbenchmarks
-(kernels.csv), then the per-step overhead to the whole steps of the
+(kernels.csv, and any --extra-kernels files) and, when decode attention over
+short caches is among them, the time a decode-attention work item holds an
+SM (overhead.attention_item_seconds); then the per-step overhead to the whole steps of the
 --calibrate-models (steps.csv); every other model's steps validate the fit and
 never take part in it. Prints the fitted TOML sections ([efficiency.*],
 [overhead], [calibration]) to stdout or --out, and a report to stderr:
@@ -43,6 +45,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	mode := fs.String("mode", "cudagraph", "decode launch mode of the steps to use (eager or cudagraph); prefill steps are eager")
 	attention := fs.String("attention-backend", "cudnn", "attention kernels to fit: the backend the measured steps ran (see provenance.txt)")
 	out := fs.String("out", "", "write the fitted TOML sections to this file instead of stdout")
+	extra := fs.StringSlice("extra-kernels", nil, "more kernels.csv files of the same GPU to fit with --data's (e.g. validate/gpu/data/h200-attn-short/kernels.csv)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,15 +56,15 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--hw: %w", err)
 	}
-	cal, err := validate.CalibrateGPU(dev, *data, *mode, *attention, *minPrefill, validate.ByModels(*calModels...))
+	cal, err := validate.CalibrateGPU(dev, *data, *mode, *attention, *minPrefill, validate.ByModels(*calModels...), *extra...)
 	if err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
 	cal.Device.Calibration = &hw.Calibration{
-		Method: fmt.Sprintf("llmsim calibrate gpu: coordinate-descent fit of curves and kernel overhead to kernels.csv; "+
+		Method: fmt.Sprintf("llmsim calibrate gpu: coordinate-descent fit of curves, kernel overhead and attention work-item time to the kernels; "+
 			"step overhead = median residual of %s steps (%s decode)", strings.Join(*calModels, ","), *mode),
 		Date:    time.Now().UTC().Format("2006-01-02"),
-		Dataset: *data,
+		Dataset: strings.Join(append([]string{*data}, *extra...), ", "),
 		Machine: "see " + *data + "/provenance.txt",
 	}
 	writeCalibrationReport(stderr, cal)
