@@ -27,6 +27,12 @@ type StepCost struct {
 	// them costs IdleWatts × its duration plus the sum of these, which is
 	// Result.Energy.Joules when the steps run back to back.
 	JoulesAboveIdle float64
+	// HostBusySeconds is, per group of the system other than the
+	// accelerator's (host CPU, disks, CSDs), the longest time one of the
+	// group's resources was busy in the step: how much of the step the
+	// group was in use, which replicas sharing a host compete for
+	// (simulate --host-share). Nil when no such resource worked.
+	HostBusySeconds map[string]float64
 }
 
 // StepSeconds is PriceStep's seconds, FLOPs and bytes.
@@ -78,6 +84,12 @@ func (t *Target) PriceStep(s Scheme, seqs []models.Seq) (StepCost, error) {
 		u, err := t.uniformStep(s, n, cached, newTokens)
 		c.Seconds, c.FLOPs, c.Bytes = c.Seconds+u.Seconds, c.FLOPs+u.FLOPs, c.Bytes+u.Bytes
 		c.JoulesAboveIdle += u.JoulesAboveIdle
+		for g, b := range u.HostBusySeconds {
+			if c.HostBusySeconds == nil {
+				c.HostBusySeconds = map[string]float64{}
+			}
+			c.HostBusySeconds[g] += b
+		}
 		return err
 	}
 	if decodes > 0 {
@@ -102,8 +114,15 @@ func (t *Target) uniformStep(s Scheme, n, cached, newTokens int) (StepCost, erro
 		return StepCost{}, err
 	}
 	c := StepCost{Seconds: r.Seconds, FLOPs: r.FLOPs, JoulesAboveIdle: r.JoulesAboveIdle(t.System)}
+	acc := t.System.Primary().Name
 	for _, u := range r.Resources {
 		c.Bytes += u.Bytes
+		if u.Group != "" && u.Group != acc && u.BusySeconds > 0 {
+			if c.HostBusySeconds == nil {
+				c.HostBusySeconds = map[string]float64{}
+			}
+			c.HostBusySeconds[u.Group] = max(c.HostBusySeconds[u.Group], u.BusySeconds)
+		}
 	}
 	return c, nil
 }

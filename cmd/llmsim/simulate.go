@@ -58,7 +58,11 @@ system's tiers (GPU, CPU DRAM, disk, flash, CSD, PIM) — decodes as one step at
 their mean context, each distinct prompt shape as a step after it — and the KV
 cache lives where the scheme keeps it: its capacity is the room that the
 scheme's memory plan leaves on the tier that fills first (kv_tier). Not combined
-with --tp/--pp or --preemption swap. Schemes that work with simulate:` + "%s" + `
+with --tp/--pp or --preemption swap. --host-share N puts N replicas on one host:
+each holds 1/N of its memory, power and rent, and while iterations overlap the
+host's CPU, memory and disk rates are divided by the demand of the others (the
+time each uses them, priced alone); the GPUs and their PCIe links are each
+replica's own. Schemes that work with simulate:` + "%s" + `
 flexgen:search=1 (it picks its own policy and batch) and coe are refused.
 Engines (--engine; default vllm-like):` + "%s" + `
 
@@ -147,7 +151,7 @@ type simulateFlags struct {
 	prefixCaching                bool
 	blockTokens, maxModelLen     int
 	gpuUtil, swapGiB, watermark  float64
-	tp, pp, replicas             int
+	tp, pp, replicas, hostShare  int
 	collective, router           string
 	disaggregate, decodeHW       string
 	kvLinkGBps, kvLinkLatency    float64
@@ -195,6 +199,7 @@ func addSimulateFlags(fs *pflag.FlagSet) *simulateFlags {
 	fs.StringVar(&f.requestsCSV, "requests-csv", "", "write one CSV row per request to FILE")
 	fs.StringVar(&f.traceTo, "trace", "", "write a Chrome/Perfetto trace to FILE")
 	fs.StringVar(&f.offload, "offload", "", "offloading scheme NAME[:key=value,...] (llmsim offload list): each iteration runs as the scheme's task graph on the system's tiers, and the KV cache lives where the scheme keeps it")
+	fs.IntVar(&f.hostShare, "host-share", 1, "with --offload: N replicas share one host (its CPU, memory, disks, power and rent); --replicas must be a multiple of N")
 	return f
 }
 
@@ -237,6 +242,7 @@ type simulationConfig struct {
 	Engine    string            `json:"engine"`
 	KVScheme  string            `json:"kv_scheme"`
 	Offload   string            `json:"offload,omitempty"`
+	HostShare int               `json:"host_share,omitempty"` // replicas per host (--host-share > 1)
 	Scheduler replica.Scheduler `json:"scheduler"`
 	KV        replica.KV        `json:"kv"`
 	MaxModel  int               `json:"max_model_len"`
@@ -304,6 +310,9 @@ func simulateOn(fs *pflag.FlagSet, f *simulateFlags, sys *hw.System) (*simulatio
 		Scheduler: rc.Scheduler, KV: rc.KV, MaxModel: rc.MaxModelLen, TP: rc.TP, PP: rc.PP,
 		Router: cfg.Router, Workload: desc, Seed: f.seed,
 	}
+	if rc.HostShare > 1 {
+		sc.HostShare = rc.HostShare
+	}
 	for _, p := range cfg.Pools {
 		sc.Pools = append(sc.Pools, fmt.Sprintf("%s: %d × %s", p.Name, p.Replicas, p.Replica.Device.Name))
 	}
@@ -328,7 +337,7 @@ func (f *simulateFlags) replicaConfig(t *target, sys *hw.System, role replica.Ro
 	}
 	c := replica.Config{
 		Model: t.model, System: sys, Device: sys.Primary().Device, Precision: t.prec, Options: t.opts,
-		Profile: p, MaxModelLen: f.maxModelLen, TP: f.tp, PP: f.pp, Collective: f.collective, Role: role,
+		Profile: p, MaxModelLen: f.maxModelLen, TP: f.tp, PP: f.pp, Collective: f.collective, Role: role, HostShare: f.hostShare,
 		Scheduler: replica.Scheduler{
 			Policy: replica.Policy(f.batching), Priority: replica.Priority(f.priority),
 			MaxNumSeqs: f.maxSeqs, MaxBatchedTokens: f.maxTokens, KVAlloc: f.kvAlloc,
@@ -373,13 +382,19 @@ func offloadName(c *replica.Config) string {
 // pools with --disaggregate.
 func (f *simulateFlags) deployment(t *target) (*cluster.Config, error) {
 	cfg := &cluster.Config{Router: f.router, SLO: metrics.SLO{TTFTSeconds: f.sloTTFT, TPOTSeconds: f.sloTPOT}}
+	if f.hostShare < 1 {
+		return nil, fmt.Errorf("--host-share %d: must be ≥ 1", f.hostShare)
+	}
 	if f.disaggregate == "" {
 		rc, err := f.replicaConfig(t, t.system, replica.Mixed)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Pools = []cluster.Pool{{Name: "main", Replica: rc, Replicas: f.replicas}}
-		return cfg, cfg.Validate()
+		if err := cfg.Validate(); err != nil {
+			return cfg, flagNames(err)
+		}
+		return cfg, nil
 	}
 	var nPre, nDec int
 	if _, err := fmt.Sscanf(f.disaggregate, "%d:%d", &nPre, &nDec); err != nil {
@@ -405,7 +420,10 @@ func (f *simulateFlags) deployment(t *target) (*cluster.Config, error) {
 	} else if decSys != t.system {
 		return nil, fmt.Errorf("--decode-hw on another system needs --kv-link-gbps for the KV hand-off")
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, flagNames(err)
+	}
+	return cfg, nil
 }
 
 // source builds the request source and a one-line description of it.
@@ -470,6 +488,6 @@ func isTraceFile(path string) bool {
 func flagNames(err error) error {
 	r := strings.NewReplacer("kv scheme ", "--kv-scheme ", "kv allocation is", "--kv-alloc is",
 		"the block size is", "--block-size is", "prefix caching ", "--prefix-caching ", "offload scheme ", "--offload ",
-		"preemption swap", "--preemption swap")
+		"preemption swap", "--preemption swap", "host share ", "--host-share ", "(host share)", "(--host-share)")
 	return errors.New(r.Replace(err.Error()))
 }

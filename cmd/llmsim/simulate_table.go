@@ -20,6 +20,9 @@ func writeSimulateTable(w io.Writer, s *simulation) error {
 	fmt.Fprintf(tw, "deployment\t%s, TP %d × PP %d, router %s\n", strings.Join(c.Pools, "; "), c.TP, c.PP, c.Router)
 	if c.Offload != "" {
 		fmt.Fprintf(tw, "offload\t%s\n", c.Offload)
+		if c.HostShare > 1 {
+			fmt.Fprintf(tw, "host\tshared by %d replicas (--host-share)\n", c.HostShare)
+		}
 	}
 	fmt.Fprintf(tw, "workload\t%s, seed %d\n", c.Workload, c.Seed)
 	rq := r.Requests

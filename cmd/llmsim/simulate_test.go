@@ -221,6 +221,9 @@ func TestSimulateOffloadErrors(t *testing.T) {
 		{"--hw h100-sxm --model llama3-8b --offload zero", "give a system with a host tier"},
 		{"--hw t4-flexgen-paper --model opt-1.3b --offload zero --preemption swap", "--preemption swap would copy"},
 		{"--hw t4-flexgen-paper --model opt-1.3b --offload nosuch", "--offload: offload: unknown scheme"},
+		{"--hw h200-node --model llama3-8b --host-share 2 --replicas 2", "--host-share 2: replicas share a host's CPU, memory and disks only under an offloading scheme"},
+		{"--hw h200-node --model llama3-8b --offload flexgen:w=100/0/0,c=0/100/0,a=100/0/0,cpuattn=1 --host-share 2 --replicas 3", "3 replicas do not fill hosts of 2 (--host-share)"},
+		{"--hw h200-node --model llama3-8b --offload flexgen:w=100/0/0,c=0/100/0,a=100/0/0,cpuattn=1 --host-share 0", "--host-share 0: must be ≥ 1"},
 	} {
 		_, stderr, code := run(t, append([]string{"simulate", "--num-requests", "1"}, strings.Fields(tc.args)...)...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {
@@ -242,5 +245,34 @@ func TestSimulateRecurrentEqualsEstimate(t *testing.T) {
 	}
 	if rep := sim["replicas"].([]any)[0].(map[string]any); rep["kv_block_tokens"].(float64) != 0 || rep["kv_blocks"].(float64) < 1000 {
 		t.Fatalf("replica %v", rep)
+	}
+}
+
+// --host-share 2 puts two offloaded replicas on one host: the JSON says so,
+// every request completes, and the host's idle power counts once.
+func TestSimulateHostShare(t *testing.T) {
+	args := []string{"simulate", "--hw", "h200-node", "--model", "llama3-8b", "--offload", "flexgen:w=100/0/0,c=0/100/0,a=100/0/0,cpuattn=1",
+		"--replicas", "2", "--num-requests", "20", "--rate", "4", "--prompt-tokens", "2000", "--output-tokens", "32", "-o", "json"}
+	var res [2]struct {
+		Config struct {
+			HostShare int `json:"host_share"`
+		} `json:"config"`
+		Requests struct{ Completed int }  `json:"requests"`
+		Energy   struct{ Joules float64 } `json:"energy"`
+	}
+	for i, share := range []string{"1", "2"} {
+		out, stderr, code := run(t, append(args, "--host-share", share)...)
+		if code != 0 {
+			t.Fatalf("--host-share %s: exit %d: %s", share, code, stderr)
+		}
+		if err := json.Unmarshal([]byte(out), &res[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res[0].Config.HostShare != 0 || res[1].Config.HostShare != 2 {
+		t.Errorf("host_share %d and %d, want omitted and 2", res[0].Config.HostShare, res[1].Config.HostShare)
+	}
+	if res[0].Requests.Completed != 20 || res[1].Requests.Completed != 20 || res[1].Energy.Joules >= res[0].Energy.Joules {
+		t.Errorf("completed %d / %d, energy %.0f / %.0f J: want all 20 and less energy on one host", res[0].Requests.Completed, res[1].Requests.Completed, res[0].Energy.Joules, res[1].Energy.Joules)
 	}
 }

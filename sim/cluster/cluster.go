@@ -97,6 +97,15 @@ func newCluster(cfg *Config, src workloads.Source) (*Cluster, error) {
 			reps = append(reps, r)
 			c.all = append(c.all, r)
 		}
+		if n := p.Replica.HostShare; n > 1 {
+			// Consecutive replicas share a host (replica.Host).
+			for i := 0; i < len(reps); i += n {
+				h := replica.NewHost()
+				for _, r := range reps[i:min(i+n, len(reps))] {
+					h.Join(r)
+				}
+			}
+		}
 		c.pools = append(c.pools, reps)
 		c.routers = append(c.routers, newRouter(cfg.Router))
 	}

@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 		if p.Replicas < 1 {
 			errs = append(errs, fmt.Errorf("pool %s: %d replicas, want ≥ 1", p.Name, p.Replicas))
 		}
+		if n := p.Replica.HostShare; n > 1 && p.Replicas%n != 0 {
+			errs = append(errs, fmt.Errorf("pool %s: %d replicas do not fill hosts of %d (host share): want a multiple of %d", p.Name, p.Replicas, n, n))
+		}
 	}
 	return errors.Join(errs...)
 }

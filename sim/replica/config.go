@@ -178,6 +178,14 @@ type Config struct {
 	// step on the system's tiers, and the KV cache is sized where the
 	// scheme keeps it (see offload.go).
 	Offload offload.Scheme
+	// HostShare is the number of offloaded replicas that share one host
+	// (0 or 1: each has its own). Each member holds 1/HostShare of the
+	// host's memory, power and rent, and while their iterations overlap
+	// they divide the host's compute, memory and disk rates by what each
+	// uses (hostshare.go). Needs Offload.
+	HostShare int
+	// hostSystem is System before Defaults split it for HostShare.
+	hostSystem *hw.System
 }
 
 // Defaults returns c with every zero knob filled in: scheduler defaults of
@@ -226,6 +234,10 @@ func (c Config) Defaults() Config {
 		c.Scheduler.MaxBatchedTokens = max(c.MaxModelLen, 2048)
 	}
 	c.TP, c.PP = max(c.TP, 1), max(c.PP, 1)
+	if c.HostShare > 1 && c.hostSystem == nil && c.System != nil {
+		c.hostSystem = c.System
+		c.System = c.System.SharedHost(c.HostShare, nil)
+	}
 	if c.Collective == "" {
 		c.Collective = "auto"
 	}
@@ -265,6 +277,8 @@ func (c *Config) Validate() error {
 	check(c.KV.SwapBytes >= 0, "swap space %g: must be ≥ 0", c.KV.SwapBytes)
 	check(c.MaxModelLen >= 2, "max model length %d: must be ≥ 2", c.MaxModelLen)
 	check(c.Collective == "ring" || c.Collective == "tree" || c.Collective == "auto", "collective %q: want ring, tree or auto", c.Collective)
+	check(c.HostShare >= 0, "host share %d: must be ≥ 1", c.HostShare)
+	check(c.HostShare <= 1 || c.Offload != nil, "host share %d: replicas share a host's CPU, memory and disks only under an offloading scheme (--offload)", c.HostShare)
 	if c.KV.Preemption == PreemptSwap && c.hostLink() == nil {
 		errs = append(errs, fmt.Errorf("preemption swap: system %q has no link between its accelerator and a host; use recompute or a system with a host", c.System.Name))
 	}

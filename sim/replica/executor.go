@@ -23,6 +23,10 @@ type StepCost struct {
 	// device of the system draws beyond its idle power (offload.StepCost);
 	// 0 otherwise.
 	JoulesAboveIdle float64
+	// HostBusySeconds is, under an offloading scheme, how long each group
+	// of the system other than the accelerator's was busy
+	// (offload.StepCost); nil otherwise. Read-only: memo entries share it.
+	HostBusySeconds map[string]float64
 }
 
 // Seconds is the latency of the iteration through all stages.
@@ -99,7 +103,7 @@ func (x *Executor) Price(seqs []models.Seq) *StepCost {
 	c := &x.cost
 	if x.off != nil {
 		c.OverheadSeconds = x.profile.IterationSeconds(seqs, x.model.Layers)
-		c.StageSeconds[0], c.FLOPs, c.Bytes, c.JoulesAboveIdle = x.off.price(seqs)
+		c.StageSeconds[0], c.FLOPs, c.Bytes, c.JoulesAboveIdle, c.HostBusySeconds = x.off.price(seqs)
 		c.SendSeconds = 0
 		x.memo.store(c)
 		return c

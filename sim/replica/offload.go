@@ -206,11 +206,12 @@ type offloadPricer struct {
 }
 
 // price returns the seconds, FLOPs, bytes and energy above idle of every
-// device of the system (offload.StepCost) of one iteration over seqs.
-func (p *offloadPricer) price(seqs []models.Seq) (seconds, flops, bytes, joulesAboveIdle float64) {
+// device of the system, and the busy time of the host's groups
+// (offload.StepCost), of one iteration over seqs.
+func (p *offloadPricer) price(seqs []models.Seq) (seconds, flops, bytes, joulesAboveIdle float64, hostBusy map[string]float64) {
 	c, err := p.target.PriceStep(p.scheme, seqs)
 	if err != nil && p.err == nil {
 		p.err = fmt.Errorf("offload scheme %s: pricing an iteration of %d sequences: %w", p.scheme, len(seqs), err)
 	}
-	return c.Seconds, c.FLOPs, c.Bytes, c.JoulesAboveIdle
+	return c.Seconds, c.FLOPs, c.Bytes, c.JoulesAboveIdle, c.HostBusySeconds
 }

@@ -116,6 +116,9 @@ type Replica struct {
 	kickPending      bool
 	stats            Stats
 	it               Iteration
+	// shared is the replica's state on a host it shares with other
+	// offloaded replicas (Host.Join); nil otherwise.
+	shared *sharedState
 }
 
 // slot is one batch in flight (up to PP of them with pipeline parallelism).
@@ -200,7 +203,12 @@ func (r *Replica) KVTier() string { return r.kvTier }
 
 // Err is why the replica stopped: an iteration its offloading scheme could
 // not price, or nil. The cluster ends the run with it.
-func (r *Replica) Err() error { return r.exec.Err() }
+func (r *Replica) Err() error {
+	if r.shared != nil && r.shared.err != nil {
+		return r.shared.err
+	}
+	return r.exec.Err()
+}
 
 // KV is the replica's device block pool.
 func (r *Replica) KV() *kv.Blocks { return r.kv }
@@ -288,6 +296,18 @@ func (r *Replica) HandleEvent(e sim.Event) {
 	now := e.AtNanos
 	switch e.Kind {
 	case KindStepDone:
+		if r.shared != nil {
+			st := r.shared
+			if !st.active || e.Arg>>8 != st.gen {
+				return // an end the host has moved since
+			}
+			sl := &r.slots[st.slot]
+			r.stats.BusyNanos += now - sl.startNanos
+			r.sink.Iteration(r.Index, sl.startNanos, now, &r.it)
+			r.finishShared(now)
+			r.finishSlot(st.slot, now)
+			break
+		}
 		r.finishSlot(int(e.Arg), now)
 	case KindSwapWake:
 		r.transfersDone = r.hostLink.Wake(r.q, e, r.transfersDone[:0])

@@ -28,6 +28,17 @@ func (r *Replica) launch(s int, now int64) {
 		return // the slot stays busy: the replica stops, and the cluster reports Err
 	}
 	it.Cost = c
+	if r.shared != nil {
+		// The host times the iteration (hostshare.go); its GPU time and
+		// energy are those priced alone.
+		r.stats.Iterations++
+		r.stats.GPUNanos += r.rounder.Nanos(c.StageSeconds[0])
+		r.stats.FLOPs += c.FLOPs
+		r.stats.Bytes += c.Bytes
+		r.stats.JoulesAboveIdle += c.JoulesAboveIdle
+		r.startShared(s, now, c)
+		return
+	}
 	t := now + r.rounder.Nanos(c.OverheadSeconds)
 	var gpuNanos int64
 	for st, seconds := range c.StageSeconds {
