@@ -311,6 +311,11 @@ def bench_mem(out, quick):
             cleanup()
 
 
+def STEP_GRID(text):
+    """"B:N,B:N" -> [(B, N), ...] (empty text: none)."""
+    return [tuple(int(y) for y in x.split(":")) for x in text.split(",") if x]
+
+
 def _sdpa_backends():
     try:
         from torch.nn.attention import sdpa_kernel, SDPBackend
@@ -834,15 +839,15 @@ def _bench_model(mname, names, steps_out, ops_out, opsk_out, quick):
             kvpt = model.kv_bytes_per_token()
             pre = [(1, 128), (4, 512)] if quick else \
                 [(b, p) for b in (1, 4, 16) for p in (128, 512, 2048)] + [(1, 8192)]
+            if ARGS.prefill_steps is not None:
+                pre = STEP_GRID(ARGS.prefill_steps)
             # prefill: KV buffer just large enough for the largest prefill (keeps activation headroom)
-            pre_need = max(B * P_ for (B, P_) in pre) * kvpt
+            pre_need = max([B * P_ for (B, P_) in pre] + [1]) * kvpt
             model.alloc_kv(pre_need + MiB)
             torch.cuda.synchronize()
             log("model %s layers=%d weights=%.2f GiB prefill kvbuf=%.2f GiB free=%.2f GiB" % (
                 mname, model.L, wb / GiB, pre_need / GiB, free_mem() / GiB))
             # ---------------- prefill (eager)
-            pre = [(1, 128), (4, 512)] if quick else \
-                [(b, p) for b in (1, 4, 16) for p in (128, 512, 2048)] + [(1, 8192)]
             for (B, P_) in pre:
                 if over_budget():
                     log("budget exhausted in prefill")
@@ -873,6 +878,8 @@ def _bench_model(mname, names, steps_out, ops_out, opsk_out, quick):
             log("model %s decode kvbuf=%.2f GiB free=%.2f GiB" % (mname, kv_budget / GiB, free_mem() / GiB))
             dec = [(8, 1024), (64, 128)] if quick else \
                 [(b, c) for b in DECODE_B for c in (128, 1024, 4096, 8192)]
+            if ARGS.decode_steps is not None:
+                dec = STEP_GRID(ARGS.decode_steps)
             for (B, C) in dec:
                 if over_budget():
                     log("budget exhausted in decode")
@@ -915,7 +922,7 @@ def _bench_model(mname, names, steps_out, ops_out, opsk_out, quick):
                     log("FAIL decode %s %dx%d: %s" % (mname, B, C, str(ex).splitlines()[0][:200]))
                 cleanup()
             # ---------------- per-op breakdown
-            ocfgs = OPS_CONFIGS.get(mname, [])
+            ocfgs = OPS_CONFIGS.get(mname, []) if not ARGS.no_ops else []
             if quick:
                 ocfgs = [("prefill", 2, 256), ("decode", 8, 512)] if mname == names[0] else []
             for (phase, B, n) in ocfgs:
@@ -1067,6 +1074,11 @@ def main():
     ap.add_argument("--decode-kv", default=None)
     ap.add_argument("--prefill-bs", default=None, help="B:S,... (empty: none)")
     ap.add_argument("--headcfg", default=None)
+    # Step grids (steps section): B:P prefill shapes and B:C decode shapes;
+    # --no-ops skips the per-op breakdown.
+    ap.add_argument("--prefill-steps", default=None)
+    ap.add_argument("--decode-steps", default=None)
+    ap.add_argument("--no-ops", action="store_true")
     ARGS = ap.parse_args()
     global DECODE_B, DECODE_KV, PREFILL_BS, HEADCFG
     ints = lambda v: [int(x) for x in v.split(",") if x]
