@@ -95,12 +95,16 @@ func (l *Link) Reschedule(q *Queue, kind Kind, target int32) {
 	q.Push(max(at, q.NowNanos()), kind, target, l.generation)
 }
 
+// Stale reports whether e is a wake event that a later Start superseded:
+// Wake ignores it, and an owner may drop it unhandled.
+func (l *Link) Stale(e Event) bool { return e.Arg != l.generation }
+
 // Wake handles a wake event e: it advances the transfers to e's time,
 // appends the ids of the finished ones to done (bandwidth phase over; the
 // owner adds LatencyNanos before delivering) and reschedules. A stale
 // event returns done unchanged.
 func (l *Link) Wake(q *Queue, e Event, done []int64) []int64 {
-	if e.Arg != l.generation {
+	if l.Stale(e) {
 		return done
 	}
 	done = l.advance(e.AtNanos, done)

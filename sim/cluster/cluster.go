@@ -69,6 +69,9 @@ func (c *Cluster) loop() error {
 		if !ok {
 			break
 		}
+		if (e.Kind < replica.KindLast && c.all[e.Target].Stale(e)) || (e.Kind == kindKVWake && c.pd.link.Stale(e)) {
+			continue // superseded: an iteration end a shared host moved, a link wake
+		}
 		c.endNanos = e.AtNanos
 		c.dispatch(e)
 		if e.Kind < replica.KindLast {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/llmsim/llmsim/sim/replica"
+	"github.com/llmsim/llmsim/workloads"
 )
 
 // hostShared is four FlexGen replicas with CPU attention (the KV cache and
@@ -51,5 +52,25 @@ func TestHostShareNeedsFullHosts(t *testing.T) {
 	cfg.Pools[0].Replicas = 3
 	if err := cfg.Validate(); err == nil {
 		t.Error("3 replicas on hosts of 2 validated")
+	}
+}
+
+// When one member finishes, the other's iteration speeds up and its old
+// end event goes stale; the run ends at the real last finish, not there.
+// The second request's decode ends inside the first's last step for some
+// of these lengths.
+func TestHostShareRunEndsAtTheLastFinish(t *testing.T) {
+	for out := 8; out <= 24; out++ {
+		cfg := hostShared(t, 2)
+		cfg.Pools[0].Replicas = 2
+		res := run(t, cfg, &sliceSource{reqs: []workloads.Request{
+			{ID: 0, PromptTokens: 4000, OutputTokens: 2}, {ID: 1, PromptTokens: 1000, OutputTokens: out},
+		}})
+		if res.Requests.Completed != 2 {
+			t.Fatalf("%+v", res.Requests)
+		}
+		if d := res.DurationSeconds - res.E2E.Max; d < -1e-9 || d > 1e-9 {
+			t.Errorf("output %d: run lasts %.9f s, the last request finishes at %.9f s", out, res.DurationSeconds, res.E2E.Max)
+		}
 	}
 }

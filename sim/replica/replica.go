@@ -297,10 +297,10 @@ func (r *Replica) HandleEvent(e sim.Event) {
 	switch e.Kind {
 	case KindStepDone:
 		if r.shared != nil {
-			st := r.shared
-			if !st.active || e.Arg>>8 != st.gen {
-				return // an end the host has moved since
+			if r.Stale(e) {
+				return
 			}
+			st := r.shared
 			sl := &r.slots[st.slot]
 			r.stats.BusyNanos += now - sl.startNanos
 			r.sink.Iteration(r.Index, sl.startNanos, now, &r.it)
