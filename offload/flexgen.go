@@ -3,6 +3,7 @@ package offload
 import (
 	"fmt"
 
+	"github.com/llmsim/llmsim/hw"
 	"github.com/llmsim/llmsim/models"
 )
 
@@ -70,9 +71,6 @@ func parseFlexGen(p *params) (Scheme, error) {
 	}
 	if p.err == nil && f.CPUAttention && f.C[0] > 0 {
 		return nil, fmt.Errorf("cpuattn computes attention where the cache lives: it needs c=0/x/y (no cache on the GPU)")
-	}
-	if p.err == nil && f.CompressCache && f.CPUAttention {
-		return nil, fmt.Errorf("cc with cpuattn (decompressing the cache in the host's fp32 workspace) is not modelled")
 	}
 	if p.err == nil && f.Search && (f.CompressWeights || f.CompressCache) {
 		return nil, fmt.Errorf("search explores placements of uncompressed tensors; drop cw/cc or give the policy")
@@ -230,14 +228,19 @@ func (s *fgStep) unitWeights(u int) float64 {
 
 func (s *fgStep) cpuAttn() bool { return s.f.CPUAttention && s.cached > 0 }
 
+// cpuDevice is the host's device, or the accelerator's without a host.
+func (s *fgStep) cpuDevice() *hw.Device {
+	if s.n.cpu != nil {
+		return s.n.cpu.Device
+	}
+	return s.n.gpu.Device
+}
+
 // prices costs the blocks of one GPU batch at this step's context.
 func (s *fgStep) prices() {
 	s.buf = seqs(s.buf, s.gbs, s.cached, s.newToks)
 	s.t.split(s.buf, &s.ops)
-	gpu, cpu := s.n.gpu.Device, s.n.gpu.Device
-	if s.n.cpu != nil {
-		cpu = s.n.cpu.Device
-	}
+	gpu, cpu := s.n.gpu.Device, s.cpuDevice()
 	o := &s.ops.ops
 	s.embed = priceOn(o[blockEmbed], gpu)
 	s.pre = priceOn(o[blockAttnPre], gpu)
@@ -453,8 +456,14 @@ func (s *fgStep) compute(g *Graph, u, after int) int {
 	m, a := s.t.Model, s.t.Prec.Activations.Bytes()
 	tokens := float64(s.gbs * s.newToks)
 	id := s.gpuTask(g, s.pre.plus(s.extra.attn), after)
-	id = g.Add(Task{Resource: s.r.d2h, Bytes: tokens * float64(m.QDim()+2*m.KVDim()) * a, Tag: TagActivations}, id)
-	id = g.Add(Task{Resource: s.r.cpu, Seconds: s.coreCPU.Seconds, FLOPs: s.coreCPU.FLOPs, Bytes: s.coreCPU.Bytes}, id)
+	toHost := tokens * float64(m.QDim()+2*m.KVDim()) * a
+	if s.f.CompressCache {
+		// The new keys and values also go to the host compressed, to be stored.
+		toHost += tokens * s.sz.KVPerTokenLayer * s.f.kvRatio()
+	}
+	id = g.Add(Task{Resource: s.r.d2h, Bytes: toHost, Tag: TagActivations}, id)
+	cpu := s.coreCPU.plus(s.extra.attnCPU)
+	id = g.Add(Task{Resource: s.r.cpu, Seconds: cpu.Seconds, FLOPs: cpu.FLOPs, Bytes: cpu.Bytes}, id)
 	id = g.Add(Task{Resource: s.r.h2d, Bytes: tokens * float64(m.QDim()) * a, Tag: TagActivations}, id)
 	return s.gpuTask(g, s.post, id)
 }

@@ -36,13 +36,25 @@ import (
 // model charges those effective bytes (42 and 100) as element-wise
 // traffic at the GPU's memory rate, assuming the kernels' ratio to a
 // streaming copy carries over to other GPUs.
+//
+// With attention on the CPU (--cpu-cache-compute) the compressed cache
+// stays on the host and mha_gen decompresses it there, whole, with the same
+// PyTorch ops on fp16 CPU tensors, before converting it to fp32 as the
+// uncompressed path does; the step's new keys and values are compressed on
+// the GPU and stored compressed. Timed on the H200 machine's 16-vCPU Xeon
+// host (flexgen_comp.py --cpu, data in validate/gpu/data/h200-kernels-offload):
+// decompressing OPT-6.7B's and OPT-30B's cache buffers (160 and 249 million
+// values) takes as long as copying 35 and 32 bytes per value; the model
+// charges 33 at the CPU's memory rate.
 const (
-	fgCompBits      = 4
-	fgCompGroup     = 64
-	fgDecompBytes   = 42.0
-	fgDecompKernels = 6
-	fgCompBytes     = 100.0
-	fgCompKernels   = 12
+	fgCompBits         = 4
+	fgCompGroup        = 64
+	fgDecompBytes      = 42.0
+	fgDecompKernels    = 6
+	fgCompBytes        = 100.0
+	fgCompKernels      = 12
+	fgCPUDecompBytes   = 33.0
+	fgCPUDecompKernels = fgDecompKernels
 )
 
 // FlexGenCompressedRatio is the stored size of a FlexGen-compressed 16-bit
@@ -94,13 +106,20 @@ func decompressOps(name string, values float64, tensors int) models.Op {
 	return elementwise(name, tensors*fgDecompKernels, fgDecompBytes*values/2, fgDecompBytes*values/2, dtype.FP16)
 }
 
+// cpuDecompressOps is decompressOps on the host CPU.
+func cpuDecompressOps(name string, values float64, tensors int) models.Op {
+	return elementwise(name, tensors*fgCPUDecompKernels, fgCPUDecompBytes*values/2, fgCPUDecompBytes*values/2, dtype.FP16)
+}
+
 func compressOps(name string, values float64, tensors int) models.Op {
 	return elementwise(name, tensors*fgCompKernels, fgCompBytes*values/2, fgCompBytes*values/2, dtype.FP16)
 }
 
-// fgExtra is GPU work FlexGen's kernels add around the model's ops.
+// fgExtra is work FlexGen's kernels add around the model's ops: on the
+// GPU, and (attnCPU) on the host next to CPU attention.
 type fgExtra struct {
 	embed, attn, mlp, head cost
+	attnCPU                cost
 }
 
 // extras prices, for one GPU batch at the step's context, the
@@ -129,7 +148,7 @@ func (s *fgStep) extras() fgExtra {
 		e.mlp = priceOn([]models.Op{decompressOps("decompress_mlp", s.sz.MLPWeights/per, mlp)}, gpu)
 		e.head = priceOn([]models.Op{decompressOps("decompress_head", s.sz.HeadStream/per, 1)}, gpu)
 	}
-	if s.cpuAttn() || !s.f.CompressCache {
+	if !s.f.CompressCache {
 		return e
 	}
 	// K and V values of one token in one (average) layer.
@@ -137,7 +156,12 @@ func (s *fgStep) extras() fgExtra {
 	gbs := float64(s.gbs)
 	ops := []models.Op{compressOps("compress_kv", gbs*float64(s.newToks)*perToken, 2)}
 	if s.cached > 0 {
-		ops = append(ops, decompressOps("decompress_kv", gbs*float64(s.alloc)*perToken, 2))
+		whole := gbs * float64(s.alloc) * perToken
+		if s.cpuAttn() {
+			e.attnCPU = priceOn([]models.Op{cpuDecompressOps("decompress_kv_cpu", whole, 2)}, s.cpuDevice())
+		} else {
+			ops = append(ops, decompressOps("decompress_kv", whole, 2))
+		}
 	}
 	e.attn = e.attn.plus(priceOn(ops, gpu))
 	return e

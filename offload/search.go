@@ -180,7 +180,7 @@ func (e *estimator) layerSeconds(f *FlexGen, s *fgStep, ngb int) float64 {
 		chain = s.mlp.Seconds
 		if attn {
 			if cpuAttn {
-				chain = s.pre.Seconds + s.coreCPU.Seconds + s.post.Seconds +
+				chain = s.pre.Seconds + s.coreCPU.Seconds + s.extra.attnCPU.Seconds + s.post.Seconds +
 					tokens*float64(m.QDim()+2*m.KVDim())*a/e.linkBW + tokens*float64(m.QDim())*a/e.linkBW
 				diskR += f.C[2] * kvRead
 				diskW += f.C[2] * kvNew

@@ -13,7 +13,16 @@ and the time of a plain fp16 copy of the same number of values, so the
 effective bytes per value can be compared with the model's.
 
 Writes --out DIR/flexgen_comp.csv and provenance_flexgen_comp.txt.
+
+With --cpu the same kernels run on the host CPU (all its threads, fp16
+tensors as FlexGen keeps them there) for cache shapes: what FlexGen's
+compressed cache costs when attention runs on the CPU (--cpu
+--compress-cache: mha_gen decompresses the host cache there, then converts
+it to fp32). Also timed: that fp32 conversion. Writes
+flexgen_comp_cpu.csv and provenance_flexgen_comp_cpu.txt.
 """
+
+import time
 
 import os
 
@@ -76,8 +85,51 @@ CASES = [
 ]
 
 
+CPU_CASES = [
+    ("cache_opt6.7b_gbs8", (543, 8 * 32, 128), 2),
+    ("cache_opt6.7b_gbs72", (543, 72 * 32, 128), 2),
+    ("cache_opt30b_gbs64", (543, 64 * 56, 128), 2),
+]
+
+
+def timed_cpu(fn, reps=5, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts) // 2]
+
+
+def main_cpu(args):
+    rows = []
+    for name, shape, dim in CPU_CASES:
+        t = torch.randn(shape, dtype=torch.float16)
+        n = t.numel()
+        packed, sc = compress(t, 64, dim)
+        back = decompress(packed, sc, shape, 64, dim)
+        err = (back - t).abs().max().item()
+        dst = torch.empty_like(t)
+        copy_s = timed_cpu(lambda: dst.copy_(t))
+        dec_s = timed_cpu(lambda: decompress(packed, sc, shape, 64, dim))
+        float_s = timed_cpu(lambda: t.float())
+        rows.append(dict(case=name, shape="x".join(map(str, shape)), group_dim=dim, values=n,
+                         copy_seconds=copy_s, decompress_seconds=dec_s, to_fp32_seconds=float_s,
+                         max_abs_error=err, copy_gbps=4 * n / copy_s / 1e9, threads=torch.get_num_threads()))
+        print(rows[-1], flush=True)
+        del t, packed, sc, back, dst
+    write_csv(os.path.join(args.out, "flexgen_comp_cpu.csv"), rows)
+    write_provenance(os.path.join(args.out, "provenance_flexgen_comp_cpu.txt"),
+                     "host CPU, torch on all threads, perf_counter, median of 5 after 1 warm-up; fp16 random normal inputs; group 64, 4 bits",
+                     extra=[f"cpus: {os.cpu_count()}, torch threads: {torch.get_num_threads()}"])
+
+
 def main():
-    args = out_dir_args()
+    args = out_dir_args(lambda ap: ap.add_argument("--cpu", action="store_true"))
+    if args.cpu:
+        return main_cpu(args)
     rows = []
     for name, shape, dim in CASES:
         t = torch.randn(shape, dtype=torch.float16, device=DEV)

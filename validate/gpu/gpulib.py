@@ -47,12 +47,15 @@ def write_csv(path, rows):
         w.writerows(rows)
 
 
-def out_dir_args():
-    """Parse --out DIR (created) and seed torch: the start of each one-table script."""
+def out_dir_args(add=None):
+    """Parse --out DIR (created) and seed torch: the start of each one-table script.
+    add(parser), when given, adds the script's own flags."""
     import argparse
     import os
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
+    if add is not None:
+        add(ap)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
