@@ -103,10 +103,10 @@ func TestCompressionRefusals(t *testing.T) {
 // Compressed cache with attention on the CPU (FlexGen --cpu-cache-compute
 // --compress-cache): the cache stays 4-bit on the host and the CPU
 // decompresses the whole buffer (prompt + output − 1 positions) of each
-// GPU batch in every layer before attending, at 33 B of the host's memory
+// GPU batch in every layer before attending, at 35 B of the host's memory
 // traffic per value (H200 host-measured): on the toy host (100 GB/s, no
 // efficiency curve, 6 kernels a tensor at no overhead) one layer of a GPU
-// batch of 2 at 100 + 27 positions adds 2 × 2 × 127 × 1,024 values × 33 B
+// batch of 2 at 100 + 27 positions adds 2 × 2 × 127 × 1,024 values × 35 B
 // / 100 GB/s to the CPU's work. The new keys and values are compressed on
 // the GPU and sent to the host at 0.28125 of fp16.
 func TestCompressedCacheWithCPUAttention(t *testing.T) {
@@ -119,7 +119,7 @@ func TestCompressedCacheWithCPUAttention(t *testing.T) {
 	comp.alloc = 127
 	comp.prices()
 	values := 2.0 * 2 * 127 * 1024 // K and V, 2 sequences, 127 positions, kv_heads·head_dim
-	if want := values * 33 / 100e9; !near(comp.extra.attnCPU.Seconds, want, 1e-9) {
+	if want := values * 35 / 100e9; !near(comp.extra.attnCPU.Seconds, want, 1e-9) {
 		t.Errorf("CPU decompression %g s, want %g", comp.extra.attnCPU.Seconds, want)
 	}
 	if plain.extra.attnCPU.Seconds != 0 {
@@ -143,19 +143,27 @@ func TestCompressedCacheWithCPUAttention(t *testing.T) {
 // (validate/gpu/data/h200-kernels-offload): effective bytes = seconds ×
 // the same size's copy rate / values, over the cases of 10^8 values and
 // more (smaller ones sit in cache). GPU decompression 41-45 → 42, cache
-// compression 90-102 → 100, CPU decompression 32-35 → 33.
+// compression 90-102 → 100, CPU decompression 32-40 over two runs → 35.
 func TestCompressionCostsMatchMeasured(t *testing.T) {
-	check := func(file, column string, charged float64) {
+	check := func(column string, charged float64, files ...string) {
 		t.Helper()
-		f, err := os.Open(filepath.Join("..", "validate", "gpu", "data", "h200-kernels-offload", file))
-		if err != nil {
-			t.Fatal(err)
+		var rows [][]string
+		for _, file := range files {
+			f, err := os.Open(filepath.Join("..", "validate", "gpu", "data", "h200-kernels-offload", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := csv.NewReader(f).ReadAll()
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows == nil {
+				rows = r[:1]
+			}
+			rows = append(rows, r[1:]...)
 		}
-		defer f.Close()
-		rows, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
+		file := files[0]
 		col := map[string]int{}
 		for i, h := range rows[0] {
 			col[h] = i
@@ -180,7 +188,7 @@ func TestCompressionCostsMatchMeasured(t *testing.T) {
 			t.Errorf("%s %s: charged %g B/value, measured %.1f-%.1f", file, column, charged, lo, hi)
 		}
 	}
-	check("flexgen_comp.csv", "decompress_seconds", fgDecompBytes)
-	check("flexgen_comp.csv", "compress_seconds", fgCompBytes)
-	check("flexgen_comp_cpu.csv", "decompress_seconds", fgCPUDecompBytes)
+	check("decompress_seconds", fgDecompBytes, "flexgen_comp.csv")
+	check("compress_seconds", fgCompBytes, "flexgen_comp.csv")
+	check("decompress_seconds", fgCPUDecompBytes, "flexgen_comp_cpu.csv", "flexgen_comp_cpu_run2.csv")
 }

@@ -103,15 +103,18 @@ def timed_cpu(fn, reps=5, warmup=1):
     return sorted(ts)[len(ts) // 2]
 
 
+def roundtrip(shape, dim, device):
+    """A random fp16 tensor, its compressed form, the round trip's worst error and a copy target."""
+    t = torch.randn(shape, dtype=torch.float16, device=device)
+    packed, sc = compress(t, 64, dim)
+    err = (decompress(packed, sc, shape, 64, dim) - t).abs().max().item()
+    return t, t.numel(), packed, sc, err, torch.empty_like(t)
+
+
 def main_cpu(args):
     rows = []
     for name, shape, dim in CPU_CASES:
-        t = torch.randn(shape, dtype=torch.float16)
-        n = t.numel()
-        packed, sc = compress(t, 64, dim)
-        back = decompress(packed, sc, shape, 64, dim)
-        err = (back - t).abs().max().item()
-        dst = torch.empty_like(t)
+        t, n, packed, sc, err, dst = roundtrip(shape, dim, "cpu")
         copy_s = timed_cpu(lambda: dst.copy_(t))
         dec_s = timed_cpu(lambda: decompress(packed, sc, shape, 64, dim))
         float_s = timed_cpu(lambda: t.float())
@@ -119,7 +122,7 @@ def main_cpu(args):
                          copy_seconds=copy_s, decompress_seconds=dec_s, to_fp32_seconds=float_s,
                          max_abs_error=err, copy_gbps=4 * n / copy_s / 1e9, threads=torch.get_num_threads()))
         print(rows[-1], flush=True)
-        del t, packed, sc, back, dst
+        del t, packed, sc, dst
     write_csv(os.path.join(args.out, "flexgen_comp_cpu.csv"), rows)
     write_provenance(os.path.join(args.out, "provenance_flexgen_comp_cpu.txt"),
                      "host CPU, torch on all threads, perf_counter, median of 5 after 1 warm-up; fp16 random normal inputs; group 64, 4 bits",
@@ -132,12 +135,7 @@ def main():
         return main_cpu(args)
     rows = []
     for name, shape, dim in CASES:
-        t = torch.randn(shape, dtype=torch.float16, device=DEV)
-        n = t.numel()
-        packed, sc = compress(t, 64, dim)
-        back = decompress(packed, sc, shape, 64, dim)
-        err = (back - t).abs().max().item()
-        dst = torch.empty_like(t)
+        t, n, packed, sc, err, dst = roundtrip(shape, dim, DEV)
         copy_s = timed(lambda: dst.copy_(t))
         comp_s = timed(lambda: compress(t, 64, dim))
         dec_s = timed(lambda: decompress(packed, sc, shape, 64, dim))
@@ -151,7 +149,7 @@ def main():
                          permute_seconds=perm_s, max_abs_error=err,
                          copy_gbps=4 * n / copy_s / 1e9))
         print(rows[-1], flush=True)
-        del t, packed, sc, back, dst
+        del t, packed, sc, dst
         torch.cuda.empty_cache()
     write_csv(os.path.join(args.out, "flexgen_comp.csv"), rows)
     write_provenance(os.path.join(args.out, "provenance_flexgen_comp.txt"),
