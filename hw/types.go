@@ -145,6 +145,11 @@ type Overhead struct {
 	// over short caches at large batch takes at least
 	// Items × AttentionItemSeconds / Units (roofline.CostAt). 0: no floor.
 	AttentionItemSeconds float64 `toml:"attention_item_seconds"`
+	// AttentionTileSeconds is the same for one query tile of a fused
+	// prefill-attention kernel (models.Op.QueryTiles: up to 128 queries
+	// of one sequence and query head): many short prompts at once take at
+	// least tiles × AttentionTileSeconds / Units. 0: no floor.
+	AttentionTileSeconds float64 `toml:"attention_tile_seconds"`
 }
 
 // Power describes energy use. Average power of a run is

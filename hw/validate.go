@@ -42,8 +42,12 @@ func validateDevice(p *problems, d *Device) {
 	nonNegative(p, "overhead.kernel_seconds", d.Overhead.KernelSeconds)
 	nonNegative(p, "overhead.step_seconds", d.Overhead.StepSeconds)
 	nonNegative(p, "overhead.attention_item_seconds", d.Overhead.AttentionItemSeconds)
+	nonNegative(p, "overhead.attention_tile_seconds", d.Overhead.AttentionTileSeconds)
 	if d.Overhead.AttentionItemSeconds > 0 && d.Compute.Units <= 0 {
 		p.add("overhead.attention_item_seconds", "needs compute.units: the work items spread over the compute units")
+	}
+	if d.Overhead.AttentionTileSeconds > 0 && d.Compute.Units <= 0 {
+		p.add("overhead.attention_tile_seconds", "needs compute.units: the query tiles spread over the compute units")
 	}
 	validatePower(p, d.Power)
 	nonNegative(p, "price.usd_per_hour", d.Price.USDPerHour)

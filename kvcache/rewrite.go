@@ -286,6 +286,7 @@ func (p *Plan) cellOp(orig *models.Op, c *cell, gr group, s, base *sums, e *env)
 	o.ActivationReadBytes = h * orig.ActivationReadBytes
 	o.ActivationWriteBytes = h * orig.ActivationWriteBytes
 	o.Items = h * orig.Items
+	o.QueryTiles = h * orig.QueryTiles
 	if e.eager {
 		// The score matrix is written and read twice (scores, then
 		// probabilities) over the rectangle this cell still scores; the

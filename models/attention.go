@@ -7,7 +7,14 @@ type attnWork struct {
 	keys   float64 // cached + new tokens whose K and V are read
 	scores float64 // query × key rectangle an eager kernel materialises
 	decode float64 // decoding sequences (one new token after a cache)
+	tiles  float64 // query tiles of the prefilling sequences (PrefillQueryTile queries each)
 }
+
+// PrefillQueryTile is the queries one fused prefill-attention work item
+// covers per head: FlashAttention and cuDNN tile the queries by 64-128;
+// the H200's cuDNN prefill over 16, 64 and 128 queries per prompt took the
+// same time (validate/gpu/data/h200-attn-short-prefill).
+const PrefillQueryTile = 128
 
 func (w *attnWork) add(cached, newTokens, window int) {
 	keys := keysRead(cached, newTokens, window)
@@ -70,6 +77,7 @@ func (b *builder) attention(repeat, window int) {
 			decode.decode++
 		default:
 			prefill.add(s.Cached, s.New, window)
+			prefill.tiles += float64((s.New + PrefillQueryTile - 1) / PrefillQueryTile)
 		}
 	}
 	if prefill.tokens > 0 && decode.tokens > 0 {
@@ -83,6 +91,7 @@ func (b *builder) attention(repeat, window int) {
 	all.keys += decode.keys
 	all.scores += decode.scores
 	all.decode += decode.decode
+	all.tiles += decode.tiles
 	b.attentionOp(OpAttn, repeat, &all)
 }
 
@@ -117,8 +126,10 @@ func (b *builder) attentionOp(name string, repeat int, w *attnWork) {
 	o.ActivationWriteBytes += w.tokens * qDim * b.a
 	if !b.opts.MaterialisedAttention {
 		// A fused decode kernel runs one work item per sequence and KV
-		// head (Op.Items); eager attention runs GEMMs instead.
+		// head (Op.Items), a prefill kernel one per query tile and query
+		// head (Op.QueryTiles); eager attention runs GEMMs instead.
 		o.Items = w.decode * float64(m.KVHeads)
+		o.QueryTiles = w.tiles * float64(m.Heads)
 	}
 }
 

@@ -165,10 +165,24 @@ func TestMixedBatch(t *testing.T) {
 	if got := findOps(g, OpAttnPrefill)[0]; got.FLOPs != alone.FLOPs || got.KVReadBytes != alone.KVReadBytes {
 		t.Errorf("attn_prefill %v FLOPs, alone %v", got.FLOPs, alone.FLOPs)
 	}
-	// A chunk after a cached prefix is prefill, not decode.
+	// Work items of the fused kernels: the decode op has 2 sequences × 8 KV
+	// heads; the prefill op 4 tiles of 128 queries (512 tokens) × 32 query
+	// heads, and no decode items.
+	if d, p := findOps(g, OpAttnDecode)[0], findOps(g, OpAttnPrefill)[0]; d.Items != 16 || d.QueryTiles != 0 || p.QueryTiles != 128 || p.Items != 0 {
+		t.Errorf("decode items %v / tiles %v, prefill items %v / tiles %v; want 16/0, 0/128", d.Items, d.QueryTiles, p.Items, p.QueryTiles)
+	}
+	// A chunk after a cached prefix is prefill, not decode: 1 tile of 64
+	// queries and 1 of a 1-token prompt, × 32 heads.
 	g = m.Graph([]Seq{{Cached: 512, New: 64}, {Cached: 0, New: 1}}, bf16, Options{})
 	if len(findOps(g, OpAttn)) != 1 {
 		t.Errorf("all-prefill batch ops: %s", opNames(g))
+	}
+	if a := findOps(g, OpAttn)[0]; a.QueryTiles != 64 || a.Items != 0 {
+		t.Errorf("prefill chunk tiles %v items %v, want 64 and 0", a.QueryTiles, a.Items)
+	}
+	// Eager attention runs GEMMs: no fused work items.
+	if a := findOps(m.Graph([]Seq{prefill}, bf16, Options{MaterialisedAttention: true}), OpAttn)[0]; a.QueryTiles != 0 {
+		t.Errorf("eager attention has %v query tiles", a.QueryTiles)
 	}
 }
 

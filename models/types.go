@@ -205,6 +205,11 @@ type Op struct {
 	// short caches at large batch from below (roofline.CostAt). 0 for
 	// every other op. Scaled with the op's heads or layers like its work.
 	Items float64
+	// QueryTiles is, for a fused prefill-attention op, its tiles of up to
+	// PrefillQueryTile queries per sequence and query head, each held by a
+	// compute unit for at least hw.Overhead.AttentionTileSeconds (many
+	// short prompts at once). 0 for every other op; scaled like Items.
+	QueryTiles float64
 
 	// Compute is the dtype the arithmetic runs in (decides the peak used).
 	Compute dtype.DType

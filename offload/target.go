@@ -158,6 +158,7 @@ func scaleOp(op *models.Op, f float64) {
 	op.KVReadBytes *= f
 	op.KVWriteBytes *= f
 	op.Items *= f
+	op.QueryTiles *= f
 }
 
 // cost is the price of some ops on one device.

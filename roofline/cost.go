@@ -150,11 +150,15 @@ func CostAt(op *models.Op, dev *hw.Device, memBytesPerSecond float64) OpCost {
 // those and the longer-cache kernels (196 points) the quadratic join fit
 // with MAPE 4.7%, a sum 9.3% and a near-hard maximum 6.6%
 // (docs/VALIDATION.md).
+//
+// Prefill attention has the same kind of floor per query tile
+// (models.Op.QueryTiles, hw.Overhead.AttentionTileSeconds); the two add.
 func ItemSeconds(op *models.Op, dev *hw.Device) float64 {
-	if op.Items <= 0 || dev.Overhead.AttentionItemSeconds <= 0 || dev.Compute.Units <= 0 {
+	if dev.Compute.Units <= 0 {
 		return 0
 	}
-	return op.Items * dev.Overhead.AttentionItemSeconds / float64(dev.Compute.Units)
+	o := &dev.Overhead
+	return (max(op.Items, 0)*o.AttentionItemSeconds + max(op.QueryTiles, 0)*o.AttentionTileSeconds) / float64(dev.Compute.Units)
 }
 
 // Ridge is the arithmetic intensity (FLOPs/byte) at which the device's peak

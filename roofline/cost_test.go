@@ -84,6 +84,13 @@ func TestCostAttentionItemFloor(t *testing.T) {
 	if c = Cost(&op, dev); c.Bound != MemoryBound || c.Seconds/(256*roof)-1 > 0.001 {
 		t.Errorf("long caches: %v s %s, want ~%v s memory", c.Seconds, c.Bound, 256*roof)
 	}
+	// Prefill: 256 prompts × 8 heads × 1 tile at 3 µs each on 100 units is
+	// 61.44 µs; the two floors of one op add.
+	dev.Overhead.AttentionTileSeconds = 3e-6
+	pre := models.Op{Name: "attn", Kind: models.KindAttention, Repeat: 1, QueryTiles: 256 * 8, Items: 100}
+	if got, want := ItemSeconds(&pre, dev), (256*8*3e-6+100*1e-6)/100; !near(got, want) {
+		t.Errorf("tile floor %v, want %v", got, want)
+	}
 	dev.Compute.Units = 0
 	if ItemSeconds(&op, dev) != 0 {
 		t.Error("a floor without compute units")

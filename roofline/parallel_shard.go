@@ -114,6 +114,7 @@ func (s *shardPlan) shard(g *models.Graph) {
 			op.KVReadBytes *= kv
 			op.KVWriteBytes *= kv
 			op.Items *= kv
+			op.QueryTiles *= f
 		}
 		// Everything else is replicated: norms, residuals, the embedding,
 		// sampling, the router and RWKV's token-shift mixes (rwkv_mix).
@@ -154,6 +155,7 @@ func (s *shardPlan) split(op *models.Op, f float64) {
 	op.KVReadBytes *= f
 	op.KVWriteBytes *= f
 	op.Items *= f
+	op.QueryTiles *= f
 }
 
 // mambaConv: Mamba convolves d_inner channels, all split; Mamba-2 also

@@ -90,6 +90,9 @@ func TestShardGraph(t *testing.T) {
 				if want := 8 / float64(min(tp, 8)); was.Items != 8 || op.Items != want {
 					t.Errorf("tp %d attention: %g work items of %g, want %g of 8", tp, op.Items, was.Items, want)
 				}
+				if op.QueryTiles != 0 {
+					t.Errorf("tp %d decode attention: %g query tiles", tp, op.QueryTiles)
+				}
 			case op.Name == models.OpAttnNorm || op.Name == models.OpEmbed || op.Name == models.OpSample:
 				if op.Bytes() != was.Bytes() || op.FLOPs != was.FLOPs {
 					t.Errorf("tp %d %s must be replicated", tp, op.Name)

@@ -141,6 +141,9 @@ func WriteTOML(w io.Writer, dev *hw.Device) error {
 	if s := dev.Overhead.AttentionItemSeconds; s > 0 {
 		fmt.Fprintf(&b, "attention_item_seconds = %.4g  # per decode-attention work item (sequence × KV head), of one compute unit\n", s)
 	}
+	if s := dev.Overhead.AttentionTileSeconds; s > 0 {
+		fmt.Fprintf(&b, "attention_tile_seconds = %.4g  # per prefill-attention query tile (128 queries × query head), of one compute unit\n", s)
+	}
 	b.WriteString("\n")
 	if c := dev.Calibration; c != nil {
 		fmt.Fprintf(&b, "[calibration]\nmethod = %q\ndate = %q\ndataset = %q\nmachine = %q\n", c.Method, c.Date, c.Dataset, c.Machine)

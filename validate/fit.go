@@ -77,25 +77,33 @@ func FitKernels(dev *hw.Device, samples []KernelSample) (*hw.Device, FitReport, 
 		report.Parameters += len(c.points)
 	}
 	prev := math.Inf(1)
-	// The work-item time is fitted only when some kernel could be bound by
-	// it (a nominal 1 µs per item reaching a quarter of its measured time:
-	// decode attention over caches of tens of tokens at large batch);
-	// kernels over long caches cannot tell it, and dev's value stays (a
-	// transferred one, or none).
-	items := false
+	// The work-item and query-tile times are fitted only when some kernel
+	// could be bound by them (a nominal 1 µs per item reaching a quarter of
+	// its measured time: decode attention over caches of tens of tokens, or
+	// prefill of many short prompts, at large batch); kernels over long
+	// caches cannot tell them, and dev's values stay (transferred ones, or
+	// none).
+	items, tiles := false, false
 	for _, s := range samples {
-		if s.Op.Items > 0 && dev.Compute.Units > 0 {
-			items = items || s.Op.Items*1e-6/float64(dev.Compute.Units) >= s.Seconds/4
+		if u := float64(dev.Compute.Units); u > 0 {
+			items = items || s.Op.Items*1e-6/u >= s.Seconds/4
+			tiles = tiles || s.Op.QueryTiles*1e-6/u >= s.Seconds/4
 		}
 	}
 	if items {
+		report.Parameters++
+	}
+	if tiles {
 		report.Parameters++
 	}
 	for sweep := 0; sweep < 40; sweep++ {
 		report.Iterations++
 		searchOverhead(&out, loss)
 		if items {
-			searchItemSeconds(&out, loss)
+			searchItemSeconds(&out.Overhead.AttentionItemSeconds, loss)
+		}
+		if tiles {
+			searchItemSeconds(&out.Overhead.AttentionTileSeconds, loss)
 		}
 		for _, c := range curves {
 			for i := range c.points {
@@ -223,11 +231,11 @@ func searchOverhead(dev *hw.Device, loss func() float64) {
 	dev.Overhead.KernelSeconds = best
 }
 
-// searchItemSeconds picks the time a fused attention work item holds a
-// compute unit (hw.Overhead.AttentionItemSeconds) in [0, 10 µs]: a coarse
-// logarithmic scan, then a finer one around the best value.
-func searchItemSeconds(dev *hw.Device, loss func() float64) {
-	p := &dev.Overhead.AttentionItemSeconds
+// searchItemSeconds picks the time a fused attention work item or query
+// tile holds a compute unit (hw.Overhead.AttentionItemSeconds,
+// AttentionTileSeconds) in [0, 10 µs]: a coarse logarithmic scan, then a
+// finer one around the best value.
+func searchItemSeconds(p *float64, loss func() float64) {
 	best, bestLoss := *p, loss()
 	try := func(v float64) {
 		*p = v

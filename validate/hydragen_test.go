@@ -23,8 +23,8 @@ import (
 // prefix attention, is priced within 19% at batch 1024 (short kernels of
 // batch 256 with small prefixes run 2× the price); the suffix attention
 // over 64-token per-sequence caches, which ran at half the decode curve's
-// bandwidth, is within 12-20% with the attention work-item floor, so the
-// whole layer's attention is 12-38% above the price (docs/KVCACHE.md).
+// bandwidth, is within 10-18% with the attention work-item floor, so the
+// whole layer's attention is 11-37% above the price (docs/KVCACHE.md).
 func TestHydragenOpsOnH200(t *testing.T) {
 	tab, err := readTable("gpu/data/h200-kernels-offload/hydragen.csv")
 	if err != nil {

@@ -104,6 +104,11 @@ func kernelOp(t *table, i int) (models.Op, bool, error) {
 // attentionOp builds the attention op of a one-layer model with the row's
 // head geometry: prefill rows are batch sequences of q_len new tokens,
 // decode rows batch sequences of one new token after kv_len-1 cached ones.
+// The op is what the bare SDPA kernel moves — Q, the K and V it attends
+// over, the output — so the graph's extra traffic around it (the new
+// tokens' K and V read as activations and written to the cache, which a
+// step pays in its cache-write kernel) is left out: for a prefill that is
+// twice the kernel's K/V bytes, for a decode one token's.
 func attentionOp(name string, v map[string]int) (models.Op, bool, error) {
 	h, kvh, d := v["heads"], v["kv_heads"], v["head_dim"]
 	if h == 0 || kvh == 0 || d == 0 || v["batch"] == 0 {
@@ -127,6 +132,9 @@ func attentionOp(name string, v map[string]int) (models.Op, bool, error) {
 	for _, op := range g.Ops {
 		if op.Kind == models.KindAttention {
 			op.Name = name
+			newKV := op.KVWriteBytes // the new tokens' K and V, in the cache format (bf16 here, as the activations)
+			op.KVWriteBytes = 0
+			op.ActivationReadBytes -= newKV
 			return op, true, nil
 		}
 	}

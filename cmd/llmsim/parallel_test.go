@@ -29,10 +29,10 @@ func parEstimate(t *testing.T, args ...string) *estimate {
 // parallelism entered it (commit 8e1462f), to the last bit, for the same
 // descriptions. The numbers below moved only with the descriptions: on
 // 2026-12-02 the GPUs without a calibration took a step overhead from the
-// calibrated H100 and H200 (1 ms → 1.99 ms, then 1.847 ms after both were
-// refitted with the attention work-item floor), the H100's refit lowered
-// its step residual from 2.242 to 2.139 ms, and decode attention gained
-// the floor (a few ns per step at batch 1). Before: 0.5822416824226296 s,
+// calibrated H100 and H200 (1 ms → 1.99 ms, then 1.909 ms after both were
+// refitted with the attention work-item and query-tile floors), the H100's
+// refit lowered its step residual from 2.242 to 2.091 ms, and attention
+// gained the floors (a few ns per step at batch 1). Before: 0.5822416824226296 s,
 // 0.9307226610135997 s and 0.03252943279553139 s.
 func TestEstimateOnOneGPUUnchanged(t *testing.T) {
 	for _, c := range []struct {
@@ -41,14 +41,14 @@ func TestEstimateOnOneGPUUnchanged(t *testing.T) {
 		totalBytes, joules, usd, tokensPerSec float64
 	}{
 		{[]string{"--phase", "request", "--prompt", "512", "--output", "64"},
-			0.5756535933346513, 0.018463506372937595, 0.008844287094630376, 8183538843648, 971723278844,
-			16184254464, 223.03774128617783, 0.001965217406134129, 111.17797359564844},
+			0.5727346791879576, 0.018441928365154802, 0.00879829763210798, 8183538843648, 971723278844,
+			16184254464, 222.83341729590927, 0.0019552525575611108, 111.74458667448135},
 		{[]string{"--hw", "dgx-h100", "--model", "llama3-70b", "--phase", "prefill", "--batch", "4", "--prompt", "1000", "--tp", "1"},
-			0.9306196610135997, 0, 0, 552997180302336, 360782024336,
-			143171796992, 417.2640793136766, 0.003177032120515872, 4298.2113612808635},
+			0.9306255296104875, 0, 0, 552997180302336, 360782024336,
+			143171796992, 417.26449011545867, 0.003177052155253581, 4298.1842564261015},
 		{[]string{"--hw", "a100-80g-sxm", "--model", "mixtral-8x7b", "--phase", "decode", "--batch", "32", "--context", "4000", "--dtype", "fp8"},
-			0.03337742098466469, 0, 0, 883900891136, 55241625913.225624,
-			55099658240, 11.18267376968517, 4.747010984485645e-05, 958.731952798344},
+			0.033439499647295284, 0, 0, 883900891136, 55241625913.225624,
+			55099658240, 11.186088096129854, 4.755839949837552e-05, 956.952117630991},
 	} {
 		e := parEstimate(t, c.args...)
 		got := []float64{e.Seconds, e.TTFTSeconds, e.TPOTSeconds, e.FLOPs, e.Bytes, e.Memory.TotalBytes, e.Energy.Joules, e.Cost.USD, e.TokensPerSecond}
