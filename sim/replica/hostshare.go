@@ -138,8 +138,17 @@ func (h *Host) rebalance(now int64) {
 			share = append(share, math.Ceil(4*f-1e-9)/4)
 		}
 		st.share = share
-		nanos := m.sharedSeconds(share) * 1e9
-		end := now + int64(math.Ceil(st.remaining*nanos))
+		c := m.sharedCost(share)
+		nanos := c.Seconds() * 1e9
+		var end int64
+		if st.nanos == 0 {
+			// A start is timed as an unshared launch times it (the
+			// replica's rounder carries the fractions of a nanosecond),
+			// so a member alone runs exactly as an unshared replica.
+			end = now + m.rounder.Nanos(c.OverheadSeconds) + m.rounder.Nanos(c.StageSeconds[0])
+		} else {
+			end = now + int64(math.Ceil(st.remaining*nanos))
+		}
 		if st.nanos == 0 || end != st.end {
 			st.gen++
 			st.end = end
@@ -149,13 +158,14 @@ func (h *Host) rebalance(now int64) {
 	}
 }
 
-// sharedSeconds prices the member's iteration at a share vector (one
-// factor per host group, Host.groups' order).
-func (r *Replica) sharedSeconds(share []float64) float64 {
+// sharedCost prices the member's iteration at a share vector (one factor
+// per host group, Host.groups' order); the result is valid until the next
+// pricing by the same executor.
+func (r *Replica) sharedCost(share []float64) *StepCost {
 	st := r.shared
 	if !slices.ContainsFunc(share, func(f float64) bool { return f > 1 }) {
 		// Alone on the host: the replica's own executor prices it.
-		return r.exec.Price(st.seqs).Seconds()
+		return r.exec.Price(st.seqs)
 	}
 	var key strings.Builder
 	for i, g := range st.host.groups {
@@ -176,5 +186,5 @@ func (r *Replica) sharedSeconds(share []float64) float64 {
 	if err := x.Err(); err != nil && st.err == nil {
 		st.err = err
 	}
-	return cost.Seconds()
+	return cost
 }

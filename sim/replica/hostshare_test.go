@@ -106,8 +106,8 @@ func TestHostShareDividesTheHost(t *testing.T) {
 
 	// Alone on the shared host: the same iterations as a replica with a host of its own.
 	solo := cpuAttention(t, 1)
-	_, own := drive(t, &solo, []*Request{req(1, 0, prompt, output)})
-	_, recsAlone := hostPair(t, &c, []*Request{req(1, 0, prompt, output), req(2, math.MaxInt64/4, prompt, output)})
+	_, own := drive(t, &solo, []*Request{req(1, 0, prompt, 64)})
+	_, recsAlone := hostPair(t, &c, []*Request{req(1, 0, prompt, 64), req(2, math.MaxInt64/4, prompt, output)})
 	for i := range own.ends {
 		if own.ends[i] != recsAlone[0].ends[i] || own.starts[i] != recsAlone[0].starts[i] {
 			t.Fatalf("iteration %d alone on a shared host [%d, %d], on its own [%d, %d]", i, recsAlone[0].starts[i], recsAlone[0].ends[i], own.starts[i], own.ends[i])

@@ -1,6 +1,9 @@
 package replica
 
-import "github.com/llmsim/llmsim/models"
+import (
+	"github.com/llmsim/llmsim/models"
+	"github.com/llmsim/llmsim/sim"
+)
 
 // launch prices slot s's batch and schedules its completion. The engine's
 // CPU overhead comes first, then each pipeline stage runs when both the
@@ -32,7 +35,7 @@ func (r *Replica) launch(s int, now int64) {
 		// The host times the iteration (hostshare.go); its GPU time and
 		// energy are those priced alone.
 		r.stats.Iterations++
-		r.stats.GPUNanos += r.rounder.Nanos(c.StageSeconds[0])
+		r.stats.GPUNanos += sim.Nanos(c.StageSeconds[0])
 		r.stats.FLOPs += c.FLOPs
 		r.stats.Bytes += c.Bytes
 		r.stats.JoulesAboveIdle += c.JoulesAboveIdle
