@@ -105,24 +105,8 @@ func TestShortContextDecodeStepsOnH200(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := ReadSteps("gpu/data/h200-short-steps/steps.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps = SelectMode(steps, "cudagraph", 0)
-	if len(steps) != 29 {
-		t.Fatalf("%d cudagraph decode steps, want 29", len(steps))
-	}
-	c, err := NewPredictor(dev).CompareSteps(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bare := *dev
-	bare.Overhead.AttentionItemSeconds = 0
-	b, err := NewPredictor(&bare).CompareSteps(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, b := withAndWithout(t, dev, "gpu/data/h200-short-steps/steps.csv", "cudagraph", 0, 29,
+		func(o *hw.Overhead) { o.AttentionItemSeconds = 0 })
 	t.Logf("short-context decode steps: MAPE %.1f%%, worst %+.1f%% (without the item floor %.1f%%, %+.1f%%)", c.MAPE, c.Worst, b.MAPE, b.Worst)
 	if c.MAPE > 5 || c.Worst < -15 || c.Worst > 15 {
 		t.Errorf("MAPE %.1f%% (want ≤ 5%%), worst %+.1f%% (want within ±15%%)", c.MAPE, c.Worst)
@@ -180,23 +164,8 @@ func TestShortPromptPrefillStepsOnH200(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := ReadSteps("gpu/data/h200-short-prefill-steps/steps.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if steps = SelectMode(steps, "", 2048); len(steps) != 21 {
-		t.Fatalf("%d prefill steps, want 21", len(steps))
-	}
-	c, err := NewPredictor(dev).CompareSteps(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bare := *dev
-	bare.Overhead.AttentionTileSeconds = 0
-	b, err := NewPredictor(&bare).CompareSteps(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, b := withAndWithout(t, dev, "gpu/data/h200-short-prefill-steps/steps.csv", "", 2048, 21,
+		func(o *hw.Overhead) { o.AttentionTileSeconds = 0 })
 	t.Logf("short-prompt prefill steps: MAPE %.1f%%, worst %+.1f%% (without the tile floor %.1f%%, %+.1f%%)", c.MAPE, c.Worst, b.MAPE, b.Worst)
 	if c.MAPE > 8 || c.Worst < -12 || c.Worst > 12 {
 		t.Errorf("MAPE %.1f%% (want ≤ 8%%), worst %+.1f%% (want within ±12%%)", c.MAPE, c.Worst)
@@ -204,4 +173,27 @@ func TestShortPromptPrefillStepsOnH200(t *testing.T) {
 	if b.MAPE <= c.MAPE {
 		t.Errorf("without the tile floor %.1f%% ≤ with it %.1f%%", b.MAPE, c.MAPE)
 	}
+}
+
+// withAndWithout compares the steps of a steps.csv (mode and prefill size
+// as SelectMode takes them; want of them) with dev's predictions, and with
+// those of dev with off applied to its overheads.
+func withAndWithout(t *testing.T, dev *hw.Device, file, mode string, minPrefill, want int, off func(*hw.Overhead)) (with, without Comparison) {
+	t.Helper()
+	steps, err := ReadSteps(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps = SelectMode(steps, mode, minPrefill); len(steps) != want {
+		t.Fatalf("%s: %d steps, want %d", file, len(steps), want)
+	}
+	if with, err = NewPredictor(dev).CompareSteps(steps); err != nil {
+		t.Fatal(err)
+	}
+	bare := *dev
+	off(&bare.Overhead)
+	if without, err = NewPredictor(&bare).CompareSteps(steps); err != nil {
+		t.Fatal(err)
+	}
+	return with, without
 }

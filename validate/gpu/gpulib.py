@@ -60,3 +60,21 @@ def out_dir_args(add=None):
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     return args
+
+
+def run_together(workers):
+    """Run each (target, args) in its own spawned process, all released at once.
+
+    Every target is called as target(*args, barrier, results): it waits at the
+    shared barrier before its timed part and puts one result on the queue.
+    Returns the results in the order they arrive."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(len(workers)), ctx.Queue()
+    procs = [ctx.Process(target=t, args=tuple(a) + (barrier, results)) for t, a in workers]
+    for p in procs:
+        p.start()
+    out = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return out

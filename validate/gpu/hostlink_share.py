@@ -14,14 +14,13 @@ Writes --out DIR/hostlink_share.csv (one row per case and GPU: bytes,
 median seconds of 10 copies, GB/s) and provenance_hostlink_share.txt.
 """
 
-import multiprocessing as mp
 import os
 import statistics
 import time
 
 import torch
 
-from gpulib import out_dir_args, write_csv, write_provenance
+from gpulib import out_dir_args, run_together, write_csv, write_provenance
 
 GIB = 1 << 30
 REPS = 10
@@ -72,18 +71,10 @@ def cpu_worker(barrier, results):
 
 
 def run_case(devs, direction, with_cpu=False):
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(len(devs) + (1 if with_cpu else 0))
-    results = ctx.Queue()
-    procs = [ctx.Process(target=gpu_worker, args=(d, direction, barrier, results)) for d in devs]
+    workers = [(gpu_worker, (d, direction)) for d in devs]
     if with_cpu:
-        procs.append(ctx.Process(target=cpu_worker, args=(barrier, results)))
-    for p in procs:
-        p.start()
-    out = [results.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return out
+        workers.append((cpu_worker, ()))
+    return run_together(workers)
 
 
 def main():

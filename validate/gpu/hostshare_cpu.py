@@ -14,14 +14,13 @@ Writes --out DIR/hostshare_cpu.csv (case, processes, threads per process,
 median seconds of one attention pass) and provenance_hostshare_cpu.txt.
 """
 
-import multiprocessing as mp
 import os
 import statistics
 import time
 
 import torch
 
-from gpulib import out_dir_args, write_csv, write_provenance
+from gpulib import out_dir_args, run_together, write_csv, write_provenance
 
 HEADS_X_BATCH, CONTEXT, HEAD_DIM, REPS = 1024, 2048, 128, 8
 
@@ -52,15 +51,7 @@ def attention_seconds(threads, barrier=None, results=None):
 
 
 def together(n, threads):
-    ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=attention_seconds, args=(threads, barrier, results)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    out = [results.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return out
+    return run_together([(attention_seconds, (threads,))] * n)
 
 
 def main():
