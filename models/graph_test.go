@@ -392,3 +392,18 @@ func BenchmarkGraphInto(b *testing.B) {
 		m.GraphInto(&g, seqs, bf16, Options{})
 	}
 }
+
+// Scale multiplies all of an op's work: FLOPs, every traffic kind and its
+// attention work items (a TP share, a layer fraction).
+func TestOpScale(t *testing.T) {
+	m := mustLoad(t, "llama3-8b")
+	g := m.Graph([]Seq{{Cached: 0, New: 300}, {Cached: 100, New: 1}}, bf16, Options{})
+	for _, op := range g.Ops {
+		half := op
+		half.Scale(0.5)
+		if half.FLOPs != op.FLOPs/2 || half.Bytes() != op.Bytes()/2 || half.Items != op.Items/2 || half.QueryTiles != op.QueryTiles/2 {
+			t.Errorf("%s scaled by 0.5: FLOPs %g of %g, bytes %g of %g, items %g of %g, tiles %g of %g", op.Name,
+				half.FLOPs, op.FLOPs, half.Bytes(), op.Bytes(), half.Items, op.Items, half.QueryTiles, op.QueryTiles)
+		}
+	}
+}

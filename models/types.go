@@ -221,6 +221,20 @@ type Op struct {
 	Chunked bool
 }
 
+// Scale multiplies everything the op does — its FLOPs, every kind of
+// traffic and its attention work items — by f: a share of its heads or
+// channels (tensor parallelism), or of its layers.
+func (o *Op) Scale(f float64) {
+	o.FLOPs *= f
+	o.WeightBytes *= f
+	o.ActivationReadBytes *= f
+	o.ActivationWriteBytes *= f
+	o.KVReadBytes *= f
+	o.KVWriteBytes *= f
+	o.Items *= f
+	o.QueryTiles *= f
+}
+
 // Bytes is the op's total main-memory traffic.
 func (o *Op) Bytes() float64 {
 	return o.WeightBytes + o.ActivationReadBytes + o.ActivationWriteBytes + o.KVReadBytes + o.KVWriteBytes

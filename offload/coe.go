@@ -136,7 +136,7 @@ func tpStepSeconds(t *Target, g *models.Graph, n, cachedTokens, newTokens int) f
 	var s float64
 	for i := range g.Ops {
 		op := g.Ops[i]
-		scaleOp(&op, 1/shards)
+		op.Scale(1 / shards)
 		s += roofline.Cost(&op, d).Seconds
 	}
 	if shards > 1 {

@@ -181,7 +181,7 @@ func (st *npStep) price(ops []models.Op) cost {
 	var c cost
 	for i := range ops {
 		op := ops[i]
-		scaleOp(&op, 1/n)
+		op.Scale(1 / n)
 		oc := roofline.CostAt(&op, dev, dev.MainMemory().BytesPerSecond)
 		c = c.plus(cost{oc.Seconds, oc.FLOPs * n, oc.Bytes * n})
 	}

@@ -144,21 +144,10 @@ func (t *Target) split(seqs []models.Seq, s *stepOps) {
 		f := float64(op.Repeat) / layers
 		op.Repeat = 1
 		if f != 1 {
-			scaleOp(&op, f)
+			op.Scale(f)
 		}
 		s.ops[cur] = append(s.ops[cur], op)
 	}
-}
-
-func scaleOp(op *models.Op, f float64) {
-	op.FLOPs *= f
-	op.WeightBytes *= f
-	op.ActivationReadBytes *= f
-	op.ActivationWriteBytes *= f
-	op.KVReadBytes *= f
-	op.KVWriteBytes *= f
-	op.Items *= f
-	op.QueryTiles *= f
 }
 
 // cost is the price of some ops on one device.

@@ -147,16 +147,7 @@ func (s *shardPlan) row(op *models.Op) {
 
 // split scales everything an op does by f: its heads or channels are
 // divided among the GPUs.
-func (s *shardPlan) split(op *models.Op, f float64) {
-	op.FLOPs *= f
-	op.WeightBytes *= f
-	op.ActivationReadBytes *= f
-	op.ActivationWriteBytes *= f
-	op.KVReadBytes *= f
-	op.KVWriteBytes *= f
-	op.Items *= f
-	op.QueryTiles *= f
-}
+func (s *shardPlan) split(op *models.Op, f float64) { op.Scale(f) }
 
 // mambaConv: Mamba convolves d_inner channels, all split; Mamba-2 also
 // its B and C channels, split over at most the groups.

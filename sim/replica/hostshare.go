@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/llmsim/llmsim/models"
-	"github.com/llmsim/llmsim/sim"
 )
 
 // Offloaded replicas that share one host (Config.HostShare).
@@ -71,20 +70,6 @@ type sharedState struct {
 
 // stepArg packs a slot and a generation into a StepDone event's Arg.
 func stepArg(slot int, gen int64) int64 { return gen<<8 | int64(slot) }
-
-// Stale reports whether e is an event that no longer means anything: an
-// iteration end that a shared host has moved since, or a host-link wake
-// that a later transfer superseded. The owner drops it without letting
-// time reach it (a run must not end at a stale, later event).
-func (r *Replica) Stale(e sim.Event) bool {
-	switch e.Kind {
-	case KindStepDone:
-		return r.shared != nil && (!r.shared.active || e.Arg>>8 != r.shared.gen)
-	case KindSwapWake:
-		return r.hostLink != nil && r.hostLink.Stale(e)
-	}
-	return false
-}
 
 // startShared puts slot s's batch, priced alone as c, in flight at now.
 func (r *Replica) startShared(s int, now int64, c *StepCost) {

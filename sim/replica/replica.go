@@ -291,6 +291,20 @@ func (r *Replica) kick(now int64) {
 	}
 }
 
+// Stale reports whether e is an event that no longer means anything: an
+// iteration end that a shared host has moved since, or a host-link wake
+// that a later transfer superseded. The owner drops it without letting
+// time reach it (a run must not end at a stale, later event).
+func (r *Replica) Stale(e sim.Event) bool {
+	switch e.Kind {
+	case KindStepDone:
+		return r.shared != nil && (!r.shared.active || e.Arg>>8 != r.shared.gen)
+	case KindSwapWake:
+		return r.hostLink != nil && r.hostLink.Stale(e)
+	}
+	return false
+}
+
 // HandleEvent processes one of the replica's events.
 func (r *Replica) HandleEvent(e sim.Event) {
 	now := e.AtNanos
