@@ -26,6 +26,16 @@ func TestValidateEngineQuick(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	// The timings are of this machine, which `go test ./...` shares with
+	// other packages' tests: once in CI a quick run saw 35.9% where runs
+	// alone see ~3%. A run over the bound is repeated once; a broken cost
+	// model misses both.
+	if m := quickMAPE(t, out); m >= 35 {
+		t.Logf("quick validation at %.1f%% MAPE (machine busy?); running it again", m)
+		if out, stderr, code = run(t, "validate", "--engine", "cpu", "--quick", "--threads", "1", "-o", "json", "--plot", plot, "--save-steps", saved); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	}
 	type point struct {
 		Model      string  `json:"model"`
 		Phase      string  `json:"phase"`
@@ -146,4 +156,16 @@ func TestCalibrateHostRejectsBadInput(t *testing.T) {
 			t.Errorf("calibrate %v: exit %d, stderr %q; want an error naming %q", c.args, code, stderr, c.want)
 		}
 	}
+}
+
+// quickMAPE is the step_mape of a validate --engine JSON output.
+func quickMAPE(t *testing.T, out string) float64 {
+	t.Helper()
+	var r struct {
+		StepMAPE float64 `json:"step_mape"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return r.StepMAPE
 }
